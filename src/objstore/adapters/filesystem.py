@@ -1,0 +1,604 @@
+"""FilesystemAdapter: a folder on a local or mounted filesystem used as an object store.
+
+Layout: object ``a/b.txt`` is the file ``<root>/a/b.txt``. objstore keeps its own state in ``<root>/.objstore``
+(temporary files, one small JSON "sidecar" per object with its content type, user metadata and SHA-256); that
+folder never shows in listings, and keys under it are refused.
+
+Guarantees:
+  * Writes are atomic: content goes to a temporary file, is fsynced, then renamed over the object, so a reader or
+    a crash never sees a partial object. Temporary files left by a killed process are removed on the next start.
+  * Nothing is read or written outside the root: every path is resolved, symlinks included, and proved to stay
+    inside the root before it is used; folders are created one level at a time, never through a link that
+    leaves the root.
+  * Conditional puts are atomic with respect to every other writer using objstore on the same folder: the final
+    rename happens under a per-root lock (a thread lock plus ``flock`` across processes), and create-only puts
+    use ``link()``, which fails if the name exists.
+  * Etags change on every write: objstore stamps each written file with a fresh nanosecond mtime, and the etag
+    is built from mtime, size and inode, so listings give etags without reading any sidecar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import json
+import os
+import stat as stat_module
+import threading
+import time
+import uuid
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from objstore.domain.errors import (
+    ConfigurationError,
+    InvalidKey,
+    ObjectAlreadyExists,
+    ObjectNotFound,
+    ObjectStorageError,
+    PermissionDenied,
+    PreconditionFailed,
+    TransientError,
+)
+from objstore.domain.keys import join_key
+from objstore.domain.models import Capabilities, ObjectInfo
+from objstore.domain.streams import CHUNK_SIZE, HashingReader, LimitedReader, resolve_range
+from objstore.ports.storage import IObjectStorageAdapter
+
+try:  # POSIX: serialize commits across processes too
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no flock; the thread lock still applies
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["FilesystemAdapter", "FilesystemConfig"]
+
+INTERNAL_DIR = ".objstore"
+_SIDECAR_VERSION = 1
+_COMMIT_ATTEMPTS = 5
+
+_ERRNO_TABLE: dict[int, tuple[type[ObjectStorageError], str]] = {
+    errno.ENOENT: (ObjectNotFound, "no such object"),
+    errno.ENOTDIR: (ObjectNotFound, "no such object"),
+    errno.EISDIR: (ObjectNotFound, "no such object (a folder has that name)"),
+    errno.EACCES: (PermissionDenied, "permission denied by the filesystem"),
+    errno.EPERM: (PermissionDenied, "operation not permitted by the filesystem"),
+    errno.EROFS: (PermissionDenied, "the filesystem is read-only"),
+    errno.EEXIST: (ObjectAlreadyExists, "the object already exists"),
+    errno.ENAMETOOLONG: (InvalidKey, "a segment of the key is longer than the filesystem allows"),
+    errno.ENOSPC: (ObjectStorageError, "no space left on the device"),
+    errno.EDQUOT: (ObjectStorageError, "disk quota exceeded"),
+    errno.EAGAIN: (TransientError, "resource temporarily unavailable"),
+    errno.EINTR: (TransientError, "interrupted system call"),
+}
+
+
+@dataclass(frozen=True)
+class FilesystemConfig:
+    """Options of the filesystem store.
+
+    Attributes:
+        base_path: The folder that is the store's root. ``file://`` URLs give it as their path.
+        create: Create the root folder if it does not exist (default). Otherwise a missing root is an error.
+        fsync: Flush each written file and its folder to disk before reporting success (default). Turning it
+            off is faster and still atomic, but a power cut may lose the most recent writes.
+    """
+
+    base_path: str
+    create: bool = True
+    fsync: bool = True
+
+
+def _translate(exc: OSError, key: str | None) -> ObjectStorageError:
+    cls, message = _ERRNO_TABLE.get(exc.errno or 0, (ObjectStorageError, "filesystem error"))
+    return cls(f"{message} ({exc.strerror or exc})", key=key)
+
+
+@contextmanager
+def _os_errors(key: str | None) -> Iterator[None]:
+    try:
+        yield
+    except ObjectStorageError:
+        raise
+    except OSError as exc:
+        raise _translate(exc, key) from exc
+
+
+class FilesystemAdapter(IObjectStorageAdapter):
+    """A local folder as an object store.
+
+    Args:
+        base_path: The root folder, or a complete :class:`FilesystemConfig`.
+        **options: Fields of :class:`FilesystemConfig` (``create``, ``fsync``).
+
+    Raises:
+        ConfigurationError: Unknown option, or the root is missing (with ``create=False``) or not a folder.
+    """
+
+    name = "filesystem"
+
+    def __init__(self, base_path: str | os.PathLike[str] | FilesystemConfig, **options: Any) -> None:
+        if isinstance(base_path, FilesystemConfig):
+            if options:
+                raise ConfigurationError(f"unexpected options with a FilesystemConfig: {sorted(options)}")
+            config = base_path
+        else:
+            try:
+                config = FilesystemConfig(os.fspath(base_path), **options)
+            except TypeError as exc:
+                raise ConfigurationError(f"filesystem store: {exc}") from None
+        self.config = config
+        root = Path(config.base_path).expanduser()
+        try:
+            if config.create:
+                root.mkdir(parents=True, exist_ok=True)
+            if not root.is_dir():
+                raise ConfigurationError(f"the store root {str(root)!r} is not a folder (or does not exist)")
+            self._root = os.path.realpath(root)
+            self._internal = os.path.join(self._root, INTERNAL_DIR)
+            self._tmp = os.path.join(self._internal, "tmp")
+            self._meta = os.path.join(self._internal, "meta")
+            for folder in (self._internal, self._tmp, self._meta):
+                self._ensure_real_dir(folder)
+            self._lock_fd = os.open(os.path.join(self._internal, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot use {str(root)!r} as a store root: {exc.strerror or exc}") from exc
+        self._lock = threading.Lock()
+        self._name_max = self._pathconf_name_max()
+        self._remove_stale_temporaries()
+
+    # --- set-up ---------------------------------------------------------------------------------------------
+
+    @property
+    def root(self) -> str:
+        """The resolved root folder."""
+        return self._root
+
+    def _ensure_real_dir(self, path: str) -> None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            os.mkdir(path, 0o755)
+            return
+        if not stat_module.S_ISDIR(st.st_mode):
+            raise ConfigurationError(f"{path!r} must be a real folder (it is a link or a file)")
+
+    def _pathconf_name_max(self) -> int:
+        try:
+            return int(os.pathconf(self._root, "PC_NAME_MAX"))
+        except (OSError, ValueError, AttributeError):
+            return 255
+
+    def _remove_stale_temporaries(self) -> None:
+        """Remove temporary files whose writing process is gone (killed mid-write)."""
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self._tmp):
+                pid_text = entry.name.split("-", 1)[0]
+                if pid_text.isdigit() and not _process_alive(int(pid_text)):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+    def close(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"FilesystemAdapter({self._root!r})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            checksum_sha256=True,
+            key_and_prefix_coexist=False,
+            max_segment_bytes=self._name_max,
+        )
+
+    # --- paths ----------------------------------------------------------------------------------------------
+
+    def _full_key(self, prefix: str, key: str) -> str:
+        full = join_key(prefix, key)
+        if full.split("/", 1)[0] == INTERNAL_DIR:
+            raise InvalidKey(f"keys under {INTERNAL_DIR}/ are reserved by the filesystem store", key=full)
+        return full
+
+    def _inside(self, real: str) -> bool:
+        return real == self._root or real.startswith(self._root + os.sep)
+
+    def _resolve_existing(self, full: str) -> str:
+        """Resolve an existing object's path, symlinks included, proving it stays inside the root."""
+        real = os.path.realpath(os.path.join(self._root, full))
+        if not self._inside(real):
+            raise PermissionDenied("the path resolves outside the store root", key=full)
+        return real
+
+    def _parent_and_name(self, full: str, *, create: bool) -> tuple[str, str]:
+        """Return the real folder that holds ``full`` and its file name, creating folders if asked.
+
+        Each level is checked with ``lstat``; a link is followed only if its target stays inside the root, and a
+        folder is only ever created inside a folder already proved to be inside the root.
+        """
+        *folders, name = full.split("/")
+        current = self._root
+        for index, segment in enumerate(folders):
+            candidate = os.path.join(current, segment)
+            try:
+                st = os.lstat(candidate)
+            except FileNotFoundError:
+                if not create:
+                    raise ObjectNotFound("no such object", key=full) from None
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(candidate, 0o755)
+                st = os.lstat(candidate)
+            if stat_module.S_ISLNK(st.st_mode):
+                candidate = os.path.realpath(candidate)
+                if not self._inside(candidate):
+                    raise PermissionDenied("a folder on the path links outside the store root", key=full)
+                st = os.stat(candidate)
+            if not stat_module.S_ISDIR(st.st_mode):
+                if not create:
+                    raise ObjectNotFound("no such object", key=full)
+                clash = "/".join(folders[: index + 1])
+                raise ObjectAlreadyExists(
+                    f"the object {clash!r} exists, so nothing can be stored under it on a filesystem",
+                    key=full,
+                )
+            current = candidate
+        return current, name
+
+    def _sidecar_path(self, full: str) -> str:
+        digest = hashlib.sha256(full.encode("utf-8", "surrogatepass")).hexdigest()
+        return os.path.join(self._meta, digest[:2], digest + ".json")
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def head_object(self, prefix: str, key: str) -> ObjectInfo:
+        full = self._full_key(prefix, key)
+        with _os_errors(full):
+            real = self._resolve_existing(full)
+            st = os.stat(real)
+            if not stat_module.S_ISREG(st.st_mode):
+                raise ObjectNotFound("no such object (a folder has that name)", key=full)
+            sidecar = self._read_sidecar(full, st)
+        return _info(full, st, sidecar)
+
+    def _read_sidecar(self, full: str, st: os.stat_result) -> dict[str, Any]:
+        try:
+            with open(self._sidecar_path(full), "rb") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        if (
+            not isinstance(data, dict)
+            or data.get("v") != _SIDECAR_VERSION
+            or data.get("size") != st.st_size
+            or data.get("mtime_ns") != st.st_mtime_ns
+            or data.get("ino") != st.st_ino
+        ):
+            return {}  # written by another tool since: what we kept no longer describes the file
+        return data
+
+    @contextmanager
+    def get_object_stream(
+        self, prefix: str, key: str, start: int | None = None, end: int | None = None
+    ) -> Generator[BinaryIO, None, None]:
+        full = self._full_key(prefix, key)
+        with _os_errors(full):
+            real = self._resolve_existing(full)
+            handle = open(real, "rb", buffering=0)  # noqa: SIM115 - closed by the reader below
+        try:
+            with _os_errors(full):
+                st = os.fstat(handle.fileno())
+                if not stat_module.S_ISREG(st.st_mode):
+                    raise ObjectNotFound("no such object (a folder has that name)", key=full)
+                first, stop = resolve_range(start, end, st.st_size)
+                if first:
+                    handle.seek(first)
+            reader = io.BufferedReader(LimitedReader(handle, stop - first), buffer_size=CHUNK_SIZE)
+        except BaseException:
+            handle.close()
+            raise
+        with reader:
+            yield reader
+
+    def iter_objects(
+        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        base_key = join_key("", prefix) if prefix else ""
+        if base_key.split("/", 1)[0] == INTERNAL_DIR:
+            return
+        try:
+            folder, name = self._parent_and_name(base_key, create=False) if base_key else (self._root, "")
+        except ObjectNotFound:
+            return
+        start = os.path.join(folder, name) if name else folder
+        real = os.path.realpath(start)
+        if not self._inside(real) or not os.path.isdir(real):
+            return
+        yield from self._walk(real, f"{base_key}/" if base_key else "", recursive)
+
+    def _walk(self, top: str, top_key: str, recursive: bool) -> Iterator[ObjectInfo]:
+        """Depth-first walk yielding objects in key order, with an explicit stack (deep trees are fine).
+
+        Entries of a folder are sorted by name, folders as ``name/``, which is exactly the order of the
+        keys they produce. Links are followed only inside the root; a folder already on the current path (a
+        link cycle) is not entered again.
+        """
+        top_stat = os.stat(top)
+        stack: list[tuple[Iterator[tuple[str, str, os.stat_result, bool]], str, tuple[int, int]]] = [
+            (iter(self._scan(top, top_key)), top_key, (top_stat.st_dev, top_stat.st_ino))
+        ]
+        on_path = {(top_stat.st_dev, top_stat.st_ino)}
+        while stack:
+            entries, _, ident = stack[-1]
+            item = next(entries, None)
+            if item is None:
+                stack.pop()
+                on_path.discard(ident)
+                continue
+            key, path, st, is_dir = item
+            if not is_dir:
+                yield _info(key, st, {})
+                continue
+            if not recursive:
+                if self._has_objects(path):
+                    yield ObjectInfo(key=key + "/", is_prefix=True)
+                continue
+            child_ident = (st.st_dev, st.st_ino)
+            if child_ident in on_path:
+                continue  # a link back to a folder we are inside: a cycle
+            on_path.add(child_ident)
+            stack.append((iter(self._scan(path, key + "/")), key, child_ident))
+
+    def _scan(self, folder: str, folder_key: str) -> list[tuple[str, str, os.stat_result, bool]]:
+        """List one folder: (key, path, stat, is_dir) of each usable entry, sorted in key order."""
+        found = []
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if not folder_key and entry.name == INTERNAL_DIR:
+                        continue
+                    key = folder_key + entry.name
+                    try:
+                        join_key("", key)
+                    except InvalidKey:
+                        continue  # a name no key can address (made by another tool)
+                    path = entry.path
+                    try:
+                        if entry.is_symlink():
+                            path = os.path.realpath(path)
+                            if not self._inside(path):
+                                continue
+                        st = os.stat(path)
+                    except OSError:
+                        continue  # vanished, or a broken link
+                    if stat_module.S_ISDIR(st.st_mode):
+                        found.append((key + "/", key, path, st, True))
+                    elif stat_module.S_ISREG(st.st_mode):
+                        found.append((key, key, path, st, False))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        found.sort(key=lambda item: item[0])
+        return [(key, path, st, is_dir) for _, key, path, st, is_dir in found]
+
+    def _has_objects(self, folder: str) -> bool:
+        return any(files for _root, _dirs, files in os.walk(folder, followlinks=False))
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def put_object_stream(
+        self,
+        prefix: str,
+        key: str,
+        stream: IO[bytes] | BinaryIO | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        full = self._full_key(prefix, key)
+        with _os_errors(full):
+            for segment in full.split("/"):
+                if len(segment.encode("utf-8")) > self._name_max:
+                    raise InvalidKey(f"a segment is longer than this filesystem's {self._name_max} bytes", key=full)
+            folder, name = self._parent_and_name(full, create=True)
+            if if_none_match == "*" and os.path.lexists(os.path.join(folder, name)):
+                raise ObjectAlreadyExists("the object already exists", key=full)
+            tmp_path, reader = self._write_temporary(stream)
+            try:
+                st = os.stat(tmp_path)
+                sidecar_tmp = self._write_sidecar_temporary(
+                    st,
+                    {
+                        "content_type": content_type,
+                        "metadata": dict(metadata or {}),
+                        "sha256": reader.sha256.hexdigest(),
+                    },
+                )
+                try:
+                    folder = self._commit(full, folder, name, tmp_path, sidecar_tmp, if_none_match, if_match)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(sidecar_tmp)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp_path)
+            if self.config.fsync:
+                _fsync_dir(folder)
+        return _info(
+            full,
+            st,
+            {
+                "content_type": content_type,
+                "metadata": dict(metadata or {}),
+                "sha256": reader.sha256.hexdigest(),
+            },
+        )
+
+    def _new_temporary_name(self) -> str:
+        return os.path.join(self._tmp, f"{os.getpid()}-{uuid.uuid4().hex}")
+
+    def _write_temporary(self, stream: IO[bytes] | BinaryIO | Any) -> tuple[str, HashingReader]:
+        """Copy the stream into a new temporary file, hashing it; stamp it with a fresh mtime."""
+        path = self._new_temporary_name()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        reader = HashingReader(stream)
+        try:
+            with os.fdopen(fd, "wb", buffering=0) as handle:
+                while chunk := reader.read(CHUNK_SIZE):
+                    view = memoryview(chunk)
+                    while view:
+                        written = handle.write(view)
+                        view = view[written or 0 :]
+                if self.config.fsync:
+                    os.fsync(handle.fileno())
+            now = time.time_ns()
+            os.utime(path, ns=(now, now))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        return path, reader
+
+    def _write_sidecar_temporary(self, st: os.stat_result, kept: dict[str, Any]) -> str:
+        record = {
+            "v": _SIDECAR_VERSION,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "ino": st.st_ino,
+            **kept,
+        }
+        path = self._new_temporary_name() + ".json"
+        with open(path, "x", encoding="utf-8") as handle:
+            json.dump(record, handle, separators=(",", ":"))
+            if self.config.fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        return path
+
+    @contextmanager
+    def _commit_lock(self) -> Iterator[None]:
+        with self._lock:
+            if fcntl is not None and self._lock_fd >= 0:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None and self._lock_fd >= 0:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _commit(
+        self,
+        full: str,
+        folder: str,
+        name: str,
+        tmp_path: str,
+        sidecar_tmp: str,
+        if_none_match: str | None,
+        if_match: str | None,
+    ) -> str:
+        """Move a written temporary file into place, checking conditions atomically. Returns the folder."""
+        sidecar = self._sidecar_path(full)
+        for attempt in range(_COMMIT_ATTEMPTS):
+            target = os.path.join(folder, name)
+            try:
+                with self._commit_lock():
+                    if if_match is not None:
+                        try:
+                            current = os.stat(target)
+                        except (FileNotFoundError, NotADirectoryError):
+                            raise PreconditionFailed("the object is gone", key=full) from None
+                        if not stat_module.S_ISREG(current.st_mode) or _etag(current) != if_match:
+                            raise PreconditionFailed("the object changed (etag differs)", key=full)
+                    os.makedirs(os.path.dirname(sidecar), exist_ok=True)
+                    if if_none_match == "*":
+                        try:
+                            os.link(tmp_path, target)
+                        except FileExistsError:
+                            raise ObjectAlreadyExists("the object already exists", key=full) from None
+                        os.replace(sidecar_tmp, sidecar)
+                    else:
+                        if os.path.isdir(target) and not os.path.islink(target):
+                            raise ObjectAlreadyExists(
+                                "a folder of that name holds other objects; the key collides with it",
+                                key=full,
+                            )
+                        os.replace(sidecar_tmp, sidecar)
+                        os.replace(tmp_path, target)
+                return folder
+            except FileNotFoundError:
+                # The folder was pruned by a concurrent delete between its creation and our rename: redo it.
+                if attempt == _COMMIT_ATTEMPTS - 1:
+                    raise
+                folder, name = self._parent_and_name(full, create=True)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        full = self._full_key(prefix, key)
+        with _os_errors(full):
+            folder, name = self._parent_and_name(full, create=False)
+            target = os.path.join(folder, name)
+            with self._commit_lock():
+                st = os.lstat(target)
+                if stat_module.S_ISDIR(st.st_mode):
+                    raise ObjectNotFound("no such object (a folder has that name)", key=full)
+                os.unlink(target)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._sidecar_path(full))
+                self._prune_empty_folders(folder)
+
+    def _prune_empty_folders(self, folder: str) -> None:
+        """Remove folders left empty by a delete, up to the root: prefixes exist only while objects do."""
+        while folder != self._root and self._inside(folder):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                return
+            folder = os.path.dirname(folder)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_dir(folder: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _etag(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns:x}-{st.st_size:x}-{st.st_ino:x}"
+
+
+def _info(full: str, st: os.stat_result, sidecar: Mapping[str, Any]) -> ObjectInfo:
+    return ObjectInfo(
+        key=full,
+        size=st.st_size,
+        etag=_etag(st),
+        last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=timezone.utc),
+        content_type=sidecar.get("content_type"),
+        metadata=sidecar.get("metadata") or {},
+        checksum_sha256=sidecar.get("sha256"),
+    )

@@ -1,0 +1,160 @@
+"""Keys and prefixes: validated once, the same way for every store.
+
+A *key* is a ``/``-separated path relative to the store's root (bucket + base prefix, or base folder). A
+*prefix* is a folder inside the store; leading and trailing slashes on it are ignored, so ``"/docs/"`` is
+``"docs"`` and ``"/"`` or ``""`` is the root.
+
+Rejected, with :class:`~objstore.domain.errors.InvalidKey`:
+  * empty keys, a leading ``/``, empty segments (``a//b``, a trailing ``/``);
+  * ``.`` and ``..`` segments, including look-alikes that Unicode compatibility folds to them (``．．``);
+  * the backslash, a path separator on Windows and a classic traversal vector;
+  * NUL, C0 and C1 control characters, DEL, line and paragraph separators, bidirectional overrides and
+    isolates, the byte-order mark, non-characters and lone surrogates (which cannot be encoded as UTF-8);
+  * keys longer than 1024 bytes in UTF-8 (the limit of S3, GCS and Azure).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from objstore.domain.errors import InvalidKey, InvalidMetadata
+
+__all__ = [
+    "MAX_KEY_BYTES",
+    "join_key",
+    "normalize_prefix",
+    "validate_key",
+    "validate_metadata",
+]
+
+MAX_KEY_BYTES = 1024
+MAX_METADATA_BYTES = 2048
+
+_FORBIDDEN_CHARS = re.compile(
+    "["
+    "\x00-\x1f\x7f-\x9f"  # C0, DEL, C1 controls
+    "\\\\"  # backslash
+    "\u2028\u2029"  # line / paragraph separator
+    "\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidirectional marks, overrides and isolates
+    "\ufeff"  # byte-order mark / zero-width no-break space
+    "\ufff9-\ufffb\ufffe\uffff"  # interlinear annotation controls, non-characters
+    "\ud800-\udfff"  # lone surrogates
+    "]"
+)
+_DOT_SEGMENTS = frozenset({".", ".."})
+_METADATA_KEY = re.compile(r"[a-z_][a-z0-9_]{0,127}")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+
+
+def _why_invalid(path: object) -> str | None:
+    """Return why ``path`` is not an acceptable key, or None when it is."""
+    if not isinstance(path, str):
+        return f"keys are str, not {type(path).__name__}"
+    if not path:
+        return "the key is empty"
+    if path.startswith("/"):
+        return "a key must not start with '/'"
+    bad = _FORBIDDEN_CHARS.search(path)
+    if bad:
+        return f"the key contains a forbidden character U+{ord(bad.group()):04X}"
+    size = len(path.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        return f"the key is {size} bytes in UTF-8; the limit is {MAX_KEY_BYTES}"
+    for segment in path.split("/"):
+        if not segment:
+            return "the key has an empty segment ('//' or a trailing '/')"
+        if segment in _DOT_SEGMENTS or (
+            not segment.isascii() and unicodedata.normalize("NFKC", segment) in _DOT_SEGMENTS
+        ):
+            return f"the key has a '{segment}' segment"
+    return None
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` unchanged if it is acceptable, else raise :class:`InvalidKey`."""
+    reason = _why_invalid(key)
+    if reason is not None:
+        raise InvalidKey(reason, key=_printable(key))
+    return key
+
+
+def normalize_prefix(prefix: str | None) -> str:
+    """Strip leading and trailing slashes from a folder prefix and validate what is left.
+
+    Returns ``""`` for the root (``None``, ``""``, ``"/"``).
+    """
+    if prefix is None:
+        return ""
+    if not isinstance(prefix, str):
+        raise InvalidKey(f"prefixes are str, not {type(prefix).__name__}")
+    stripped = prefix.strip("/")
+    if not stripped:
+        return ""
+    reason = _why_invalid(stripped)
+    if reason is not None:
+        raise InvalidKey(reason.replace("the key", "the prefix"), key=_printable(prefix))
+    return stripped
+
+
+def join_key(prefix: str, key: str) -> str:
+    """Join a (normalized) prefix and a key into one validated key relative to the root."""
+    full = f"{prefix}/{key}" if prefix else key
+    reason = _why_invalid(key) or _why_invalid(full)
+    if reason is not None:
+        raise InvalidKey(reason, key=_printable(full if isinstance(key, str) else key))
+    return full
+
+
+def prefix_of(prefix: str) -> str:
+    """The listing prefix for a normalized folder prefix: ``"docs"`` -> ``"docs/"``, root -> ``""``."""
+    return f"{prefix}/" if prefix else ""
+
+
+def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Check user metadata is something every store keeps exactly, and return a plain copy.
+
+    Keys are lower-case ASCII identifiers (``[a-z_][a-z0-9_]*``, at most 128 characters): S3 lower-cases
+    keys and Azure accepts only identifiers. Values are printable ASCII without surrounding spaces (HTTP
+    headers carry them). Keys and values together take at most 2 KiB, the S3 limit.
+    """
+    if not metadata:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidMetadata(f"metadata must be a mapping of str to str, not {type(metadata).__name__}")
+    total = 0
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not _METADATA_KEY.fullmatch(name):
+            raise InvalidMetadata(
+                f"metadata key {name!r} must be a lower-case identifier ([a-z_][a-z0-9_]*, at most 128)"
+            )
+        if not isinstance(value, str) or not _PRINTABLE_ASCII.fullmatch(value) or value != value.strip():
+            raise InvalidMetadata(f"metadata value for {name!r} must be printable ASCII without surrounding spaces")
+        total += len(name) + len(value)
+    if total > MAX_METADATA_BYTES:
+        raise InvalidMetadata(f"metadata takes {total} bytes; the limit is {MAX_METADATA_BYTES}")
+    return dict(metadata)
+
+
+def validate_content_type(content_type: str | None) -> str | None:
+    """Reject a content type that cannot travel in an HTTP header."""
+    if content_type is None:
+        return None
+    if (
+        not isinstance(content_type, str)
+        or not content_type
+        or not _PRINTABLE_ASCII.fullmatch(content_type)
+        or len(content_type) > 256
+    ):
+        raise InvalidMetadata(f"content type {content_type!r} must be printable ASCII, 1 to 256 characters")
+    return content_type
+
+
+def _printable(value: object) -> str:
+    """A form of a rejected key that is safe to put in a message or a log line."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return ascii(text)[1:-1] if _FORBIDDEN_CHARS.search(text) else text

@@ -1,0 +1,106 @@
+"""Value objects shared by the port, the adapters and the service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from objstore.domain.errors import ObjectStorageError
+
+__all__ = ["Capabilities", "DeleteResult", "ObjectInfo"]
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+_NO_ERRORS: Mapping[str, ObjectStorageError] = MappingProxyType({})
+
+
+def _empty_metadata() -> Mapping[str, str]:
+    return _EMPTY
+
+
+def _no_errors() -> Mapping[str, ObjectStorageError]:
+    return _NO_ERRORS
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What a store knows about one object (or, in a non-recursive listing, one sub-prefix).
+
+    Attributes:
+        key: The key relative to the store's root, prefix included (``"docs/a.txt"``). Sub-prefixes in a
+            non-recursive listing end in ``/`` and have ``is_prefix`` set.
+        size: Size in bytes.
+        etag: An opaque version tag, unquoted. It changes whenever the object is written; pass it to
+            ``put_object(..., if_match=etag)`` for an optimistic-concurrency update.
+        last_modified: When the object was last written (timezone-aware, UTC), where known.
+        content_type: The MIME type, where known. Listings may leave it unset; ``head_object`` fills it.
+        metadata: User metadata (lower-case keys). Listings may leave it empty; ``head_object`` fills it.
+        checksum_sha256: Hex SHA-256 of the content, where the store keeps one.
+        is_prefix: True for a sub-prefix entry of a non-recursive listing.
+    """
+
+    key: str
+    size: int = 0
+    etag: str | None = None
+    last_modified: datetime | None = None
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=_empty_metadata, hash=False)
+    checksum_sha256: str | None = None
+    is_prefix: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metadata, MappingProxyType):
+            object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @property
+    def name(self) -> str:
+        """The last segment of the key (without the trailing ``/`` of a prefix)."""
+        return self.key.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a store supports, so callers and the conformance suite know what to expect.
+
+    Attributes:
+        ranged_reads: Reads of a byte range without transferring the whole object.
+        conditional_put: ``if_none_match="*"`` and ``if_match=etag`` are enforced atomically by the store.
+        server_side_copy: ``copy_object`` runs inside the store, without moving the bytes through this process.
+        native_batch_delete: Many keys are deleted per request.
+        presigned_urls: ``share`` can make a time-limited URL.
+        user_metadata: User metadata and content type are kept.
+        checksum_sha256: ``head_object`` returns a SHA-256 of the content.
+        key_and_prefix_coexist: An object ``a`` and an object ``a/b`` can both exist (not on a filesystem).
+        retains_content_in_memory: The store keeps objects in this process's memory (the in-memory store).
+        max_segment_bytes: Longest single path segment the store accepts, if it is shorter than a whole key.
+    """
+
+    ranged_reads: bool = True
+    conditional_put: bool = True
+    server_side_copy: bool = False
+    native_batch_delete: bool = False
+    presigned_urls: bool = False
+    user_metadata: bool = True
+    checksum_sha256: bool = False
+    key_and_prefix_coexist: bool = True
+    retains_content_in_memory: bool = False
+    max_segment_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """Outcome of a batch delete: nothing is swallowed.
+
+    Attributes:
+        deleted: Keys (as given) that are gone now, including those that were already absent.
+        errors: Keys (as given) that could not be deleted, with the typed error for each.
+    """
+
+    deleted: tuple[str, ...] = ()
+    errors: Mapping[str, ObjectStorageError] = field(default_factory=_no_errors, hash=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every key was deleted."""
+        return not self.errors

@@ -1,0 +1,226 @@
+"""ObjectStorageService: what applications call."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from functools import cached_property
+from typing import IO, Any, BinaryIO
+
+from objstore.domain.errors import ObjectStorageError
+from objstore.domain.keys import join_key, normalize_prefix, validate_content_type, validate_metadata
+from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain
+
+__all__ = ["ObjectStorageService"]
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+class ObjectStorageService(IObjectStorageDomain):
+    """The storage service applications use, over any adapter.
+
+    It validates every key and prefix before the adapter sees it (a rejected key never reaches a store),
+    validates metadata and conditions, guesses a content type from the key's extension when none is given, and
+    guarantees that every failure is an :class:`ObjectStorageError` carrying the operation, the adapter's name
+    and the key.
+
+    Args:
+        adapter: The store. Build one with :class:`objstore.ObjectStorageFactory` or directly.
+    """
+
+    def __init__(self, adapter: IObjectStorageAdapter) -> None:
+        if not isinstance(adapter, IObjectStorageAdapter):
+            raise TypeError(f"adapter must implement IObjectStorageAdapter, not {type(adapter).__name__}")
+        self.adapter = adapter
+
+    def __repr__(self) -> str:
+        return f"ObjectStorageService({self.adapter!r})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.adapter.capabilities
+
+    # --- the four original calls ----------------------------------------------------------------------------
+
+    def get_object(self, prefix: str, key: str) -> bytes:
+        prefix, full = self._locate("get_object", prefix, key)
+        with self._guard("get_object", full):
+            return self.adapter.get_object(prefix, key)
+
+    def put_object(
+        self,
+        prefix: str,
+        key: str,
+        content: bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> None:
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise TypeError(f"content must be bytes, bytearray or memoryview, not {type(content).__name__}")
+        prefix, full = self._locate("put_object", prefix, key)
+        options = self._write_options(full, content_type, metadata, if_none_match, if_match)
+        with self._guard("put_object", full):
+            self.adapter.put_object(prefix, key, content, **options)
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        prefix, full = self._locate("delete_object", prefix, key)
+        with self._guard("delete_object", full):
+            self.adapter.delete_object(prefix, key)
+
+    def list_objects(self, prefix: str) -> list[str]:
+        prefix = normalize_prefix(prefix)
+        with self._guard("list_objects", prefix):
+            return self.adapter.list_objects(prefix)
+
+    # --- the rest of the port -------------------------------------------------------------------------------
+
+    def head_object(self, prefix: str, key: str) -> ObjectInfo:
+        prefix, full = self._locate("head_object", prefix, key)
+        with self._guard("head_object", full):
+            return self.adapter.head_object(prefix, key)
+
+    def exists(self, prefix: str, key: str) -> bool:
+        prefix, full = self._locate("exists", prefix, key)
+        with self._guard("exists", full):
+            return self.adapter.exists(prefix, key)
+
+    def iter_objects(
+        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        prefix = normalize_prefix(prefix)
+        if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
+            raise ValueError(f"page_size must be a positive int, not {page_size!r}")
+        return self._iter_guarded(prefix, recursive, page_size)
+
+    def _iter_guarded(self, prefix: str, recursive: bool, page_size: int | None) -> Iterator[ObjectInfo]:
+        with self._guard("iter_objects", prefix):
+            yield from self.adapter.iter_objects(prefix, recursive, page_size=page_size)
+
+    def get_object_stream(
+        self, prefix: str, key: str, start: int | None = None, end: int | None = None
+    ) -> AbstractContextManager[BinaryIO]:
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+        prefix, full = self._locate("get_object_stream", prefix, key)
+        return self._open_guarded(prefix, key, full, start, end)
+
+    @contextmanager
+    def _open_guarded(
+        self, prefix: str, key: str, full: str, start: int | None, end: int | None
+    ) -> Generator[BinaryIO, None, None]:
+        with ExitStack() as stack:
+            with self._guard("get_object_stream", full):
+                stream = stack.enter_context(self.adapter.get_object_stream(prefix, key, start, end))
+            yield stream
+
+    def put_object_stream(
+        self,
+        prefix: str,
+        key: str,
+        stream: IO[bytes] | BinaryIO | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        if not callable(getattr(stream, "read", None)):
+            raise TypeError(f"stream must have a read(n) method; got {type(stream).__name__}")
+        prefix, full = self._locate("put_object_stream", prefix, key)
+        options = self._write_options(full, content_type, metadata, if_none_match, if_match)
+        with self._guard("put_object_stream", full):
+            return self.adapter.put_object_stream(prefix, key, stream, **options)
+
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        src_prefix, src_full = self._locate("copy_object", src_prefix, src_key)
+        dst_prefix, _ = self._locate("copy_object", dst_prefix, dst_key)
+        with self._guard("copy_object", src_full):
+            self.adapter.copy_object(src_prefix, src_key, dst_prefix, dst_key)
+
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        if isinstance(keys, (str, bytes)):
+            raise TypeError("keys must be an iterable of keys, not a single string")
+        prefix = normalize_prefix(prefix)
+        rejected: dict[str, ObjectStorageError] = {}
+
+        def valid_keys() -> Iterator[str]:
+            # Streamed, so a huge batch is never held whole here; rejected keys are reported, not raised.
+            for key in keys:
+                try:
+                    join_key(prefix, key)
+                except ObjectStorageError as exc:
+                    rejected[key if isinstance(key, str) else repr(key)] = exc.with_context(
+                        operation="delete_objects", adapter=self.adapter.name
+                    )
+                else:
+                    yield key
+
+        with self._guard("delete_objects", prefix):
+            result = self.adapter.delete_objects(prefix, valid_keys())
+        if not rejected:
+            return result
+        return DeleteResult(result.deleted, {**result.errors, **rejected})
+
+    def close(self) -> None:
+        self.adapter.close()
+
+    # --- helpers --------------------------------------------------------------------------------------------
+
+    def _locate(self, operation: str, prefix: str, key: str) -> tuple[str, str]:
+        """Normalize the prefix and validate the key; a rejected key never reaches the adapter."""
+        try:
+            prefix = normalize_prefix(prefix)
+            return prefix, join_key(prefix, key)
+        except ObjectStorageError as exc:
+            raise exc.with_context(operation=operation, adapter=self.adapter.name) from None
+
+    def _write_options(
+        self,
+        full_key: str,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        if_none_match: str | None,
+        if_match: str | None,
+    ) -> dict[str, Any]:
+        if if_none_match is not None and if_none_match != "*":
+            raise ValueError('if_none_match accepts only "*" (create-only)')
+        if if_match is not None and (not isinstance(if_match, str) or not if_match):
+            raise ValueError("if_match must be a non-empty etag string")
+        if if_none_match is not None and if_match is not None:
+            raise ValueError("if_none_match and if_match cannot be combined")
+        return {
+            "content_type": validate_content_type(content_type) or self._guess_type(full_key),
+            "metadata": validate_metadata(metadata),
+            "if_none_match": if_none_match,
+            "if_match": if_match.strip('"') if if_match else None,
+        }
+
+    @cached_property
+    def _mime(self) -> mimetypes.MimeTypes:
+        # Python's own table only, so the guess is the same on every machine.
+        return mimetypes.MimeTypes()
+
+    def _guess_type(self, key: str) -> str:
+        return self._mime.guess_type(key, strict=False)[0] or DEFAULT_CONTENT_TYPE
+
+    @contextmanager
+    def _guard(self, operation: str, key: str | None) -> Iterator[None]:
+        """Give every failure the operation, adapter and key, and keep it inside the error hierarchy."""
+        try:
+            yield
+        except ObjectStorageError as exc:
+            exc.with_context(operation=operation, adapter=self.adapter.name, key=key)
+            raise
+        except Exception as exc:
+            raise ObjectStorageError(
+                f"unexpected {type(exc).__name__}: {exc}",
+                operation=operation,
+                adapter=self.adapter.name,
+                key=key,
+            ) from exc

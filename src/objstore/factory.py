@@ -1,0 +1,237 @@
+"""ObjectStorageFactory: the one place that builds adapters and services (the composition root).
+
+Stores are built from arguments (one constructor per provider), from a URL (``file://``, ``memory://``, and the
+schemes later providers register), or from the environment (``OBJSTORE_URL``). Providers live in a lazy
+registry: an adapter module, and the SDK it needs, are imported only when its scheme is used, and a missing SDK
+is reported with the pip extra that installs it.
+
+Option precedence: keyword arguments, then the URL (its path and query), then each adapter's own environment
+variables and SDK default chains. Unknown options are errors. Secret options (keys, passwords, tokens) are
+refused in a URL, so they never end up on a command line or in a log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+
+from objstore.domain.errors import ConfigurationError
+from objstore.domain.service import ObjectStorageService
+from objstore.ports.storage import IObjectStorageAdapter
+
+__all__ = ["ObjectStorageFactory", "ProviderSpec", "register_provider"]
+
+UrlParser = Callable[[SplitResult], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """How to build one provider's adapter.
+
+    Attributes:
+        scheme: The URL scheme (``"s3"``).
+        adapter: ``"module:Class"`` of the adapter; the class takes one config dataclass.
+        config: ``"module:Class"`` of the config dataclass.
+        extra: The pip extra that installs the provider's SDK, if it needs one.
+        parse_url: Turns the URL's location (not its query) into config fields.
+    """
+
+    scheme: str
+    adapter: str
+    config: str
+    extra: str | None
+    parse_url: UrlParser
+
+
+_PROVIDERS: dict[str, ProviderSpec] = {}
+
+
+def register_provider(spec: ProviderSpec) -> None:
+    """Add (or replace) the provider for a URL scheme; third-party adapters can plug in this way."""
+    _PROVIDERS[spec.scheme.lower()] = spec
+
+
+def _parse_file_url(parts: SplitResult) -> dict[str, Any]:
+    path = unquote(parts.netloc + parts.path)
+    return {"base_path": os.path.expanduser(path)} if path else {}
+
+
+def _parse_memory_url(parts: SplitResult) -> dict[str, Any]:
+    if parts.netloc or parts.path.strip("/"):
+        raise ConfigurationError("memory:// takes no location: each memory store is a new, private one")
+    return {}
+
+
+register_provider(
+    ProviderSpec(
+        "file",
+        "objstore.adapters.filesystem:FilesystemAdapter",
+        "objstore.adapters.filesystem:FilesystemConfig",
+        None,
+        _parse_file_url,
+    )
+)
+register_provider(
+    ProviderSpec(
+        "memory",
+        "objstore.adapters.memory:MemoryAdapter",
+        "objstore.adapters.memory:MemoryConfig",
+        None,
+        _parse_memory_url,
+    )
+)
+
+
+def _load(spec: ProviderSpec, target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and not module_name.startswith(exc.name) and spec.extra:
+            raise ConfigurationError(
+                f"the {spec.scheme}:// store needs the optional dependency {exc.name!r}: "
+                f"pip install 'objstore[{spec.extra}]'"
+            ) from exc
+        raise ConfigurationError(f"the {spec.scheme}:// store cannot be loaded: {exc}") from exc
+    return getattr(module, attribute)
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Turn a URL query string into the type the config field declares."""
+    if not isinstance(value, str):
+        return value
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if value == "" and len(members) < len(typing.get_args(annotation)):
+            return None
+        annotation = members[0] if len(members) == 1 else str
+    try:
+        if annotation is bool:
+            lowered = value.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if annotation in (int, float):
+            return annotation(value)
+    except ValueError:
+        raise ConfigurationError(f"option {name}={value!r} is not a valid {annotation.__name__}") from None
+    return value
+
+
+def _build_config(spec: ProviderSpec, options: Mapping[str, Any], from_url: Mapping[str, str]) -> Any:
+    config_cls = _load(spec, spec.config)
+    fields = {field.name: field for field in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_cls)
+    for name in from_url:
+        field = fields.get(name)
+        if field is not None and field.metadata.get("secret"):
+            raise ConfigurationError(
+                f"{name} is a secret and cannot be given in a URL; use the environment or an argument"
+            )
+    merged = {**from_url, **options}
+    unknown = sorted(set(merged) - set(fields))
+    if unknown:
+        accepted = ", ".join(sorted(fields)) or "none"
+        raise ConfigurationError(f"unknown option(s) for {spec.scheme}://: {', '.join(unknown)} (accepted: {accepted})")
+    values = {name: _coerce(name, value, hints[name]) for name, value in merged.items()}
+    try:
+        return config_cls(**values)
+    except TypeError as exc:
+        raise ConfigurationError(f"{spec.scheme}:// store: {exc}") from None
+
+
+class ObjectStorageFactory:
+    """Builds :class:`ObjectStorageService` instances for each provider."""
+
+    # --- from a URL or the environment ----------------------------------------------------------------------
+
+    @staticmethod
+    def build_adapter(url: str, **options: Any) -> IObjectStorageAdapter:
+        """Build the adapter (without the service) for a store URL; see :meth:`from_url`."""
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigurationError("the store URL is empty")
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if len(scheme) <= 1:  # a plain path (or a Windows drive letter): a local folder
+            scheme, parts = "file", urlsplit("file:" + url.strip())
+        spec = _PROVIDERS.get(scheme)
+        if spec is None:
+            known = ", ".join(f"{name}://" for name in sorted(_PROVIDERS))
+            raise ConfigurationError(f"unknown store URL scheme {scheme!r} (known: {known})")
+        if parts.fragment:
+            raise ConfigurationError("store URLs take no #fragment")
+        try:
+            query = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+        except ValueError:
+            raise ConfigurationError(f"the URL's query {parts.query!r} is malformed") from None
+        config = _build_config(spec, options, {**spec.parse_url(parts), **query})
+        adapter_cls = _load(spec, spec.adapter)
+        adapter: IObjectStorageAdapter = adapter_cls(config)
+        return adapter
+
+    @staticmethod
+    def from_url(url: str, **options: Any) -> ObjectStorageService:
+        """Build a service from a store URL.
+
+        Args:
+            url: ``file:///path``, ``file://./relative``, a plain path, ``memory://``, or a scheme a provider
+                registered (``s3://bucket/prefix`` ...). Non-secret options may be given as a query string
+                (``file:///data?fsync=false``).
+            **options: Options of the provider's config dataclass; they win over the URL.
+
+        Raises:
+            ConfigurationError: Unknown scheme or option, malformed URL, missing optional dependency.
+        """
+        return ObjectStorageService(ObjectStorageFactory.build_adapter(url, **options))
+
+    @staticmethod
+    def from_env(environ: Mapping[str, str] | None = None, **options: Any) -> ObjectStorageService:
+        """Build a service from ``OBJSTORE_URL`` in the environment.
+
+        Raises:
+            ConfigurationError: ``OBJSTORE_URL`` is not set.
+        """
+        env = os.environ if environ is None else environ
+        url = env.get("OBJSTORE_URL", "").strip()
+        if not url:
+            raise ConfigurationError("OBJSTORE_URL is not set (e.g. OBJSTORE_URL=file:///srv/data)")
+        return ObjectStorageFactory.from_url(url, **options)
+
+    # --- one constructor per provider -----------------------------------------------------------------------
+
+    @staticmethod
+    def ObjectStorageServiceFS(base_path: str | os.PathLike[str], **options: Any) -> ObjectStorageService:
+        """A local folder store (see :class:`objstore.adapters.FilesystemConfig` for options)."""
+        return ObjectStorageFactory.from_url("file:", base_path=os.fspath(base_path), **options)
+
+    @staticmethod
+    def ObjectStorageServiceFS__find_storage(
+        needle: str = "storage", *, start: str | os.PathLike[str] | None = None
+    ) -> ObjectStorageService:
+        """A local folder store on the nearest folder named ``needle``, from the working directory upwards.
+
+        Raises:
+            ConfigurationError: No such folder in the working directory or any of its parents.
+        """
+        here = Path(start if start is not None else os.getcwd()).resolve()
+        for folder in (here, *here.parents):
+            candidate = folder / needle
+            if candidate.is_dir():
+                return ObjectStorageFactory.ObjectStorageServiceFS(candidate, create=False)
+        raise ConfigurationError(f"no folder named {needle!r} in {str(here)!r} or any folder above it")
+
+    @staticmethod
+    def ObjectStorageServiceMemory() -> ObjectStorageService:
+        """A new, private in-memory store (for tests)."""
+        return ObjectStorageFactory.from_url("memory://")

@@ -1,0 +1,255 @@
+"""The storage port: what every store implements and what the service offers on top.
+
+``IObjectOperations`` declares every operation once. ``IObjectStorageAdapter`` is the port adapters implement:
+five primitives are abstract, and everything derivable from them (bytes in and out, the one-level listing,
+``exists``, copy, batch delete) is written here once; an adapter overrides a derived call only to do it
+natively. ``IObjectStorageDomain`` is what applications hold: the same operations, with keys validated and
+errors made uniform by :class:`objstore.domain.ObjectStorageService`.
+
+Keys are always relative to the store's root. ``prefix`` is a folder inside the store (slashes around it are
+ignored); ``key`` is relative to that folder and may itself contain ``/``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import IO, Any, BinaryIO, ClassVar
+
+from objstore.domain.errors import ObjectNotFound, ObjectStorageError
+from objstore.domain.keys import join_key
+from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.streams import BufferReader
+
+__all__ = ["IObjectOperations", "IObjectStorageAdapter", "IObjectStorageDomain"]
+
+
+class IObjectOperations(ABC):
+    """Every object operation, declared once for both the adapter port and the domain service."""
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What this store supports."""
+
+    # --- the four calls of the original design --------------------------------------------------------------
+
+    @abstractmethod
+    def get_object(self, prefix: str, key: str) -> bytes:
+        """Return the whole content of an object.
+
+        Raises:
+            ObjectNotFound: There is no such object.
+        """
+
+    @abstractmethod
+    def put_object(
+        self,
+        prefix: str,
+        key: str,
+        content: bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> None:
+        """Write an object from bytes, replacing any previous version atomically.
+
+        Args:
+            prefix: Folder inside the store.
+            key: Key relative to ``prefix``.
+            content: The bytes (``bytes``, ``bytearray`` or ``memoryview``).
+            content_type: MIME type; guessed from the key's extension when not given.
+            metadata: User metadata (lower-case identifier keys, printable ASCII values).
+            if_none_match: ``"*"`` makes the put create-only.
+            if_match: Write only if the current object's etag is this one.
+
+        Raises:
+            ObjectAlreadyExists: ``if_none_match="*"`` and the object exists.
+            PreconditionFailed: ``if_match`` did not match, or the object is gone.
+        """
+
+    @abstractmethod
+    def delete_object(self, prefix: str, key: str) -> None:
+        """Delete one object.
+
+        Raises:
+            ObjectNotFound: There is no such object.
+        """
+
+    @abstractmethod
+    def list_objects(self, prefix: str) -> list[str]:
+        """Immediate children of a folder: keys relative to the root, sub-prefixes ending in ``/``, sorted.
+
+        An absent folder lists as empty.
+        """
+
+    # --- what real use needs --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def head_object(self, prefix: str, key: str) -> ObjectInfo:
+        """Return an object's metadata without its content.
+
+        Raises:
+            ObjectNotFound: There is no such object.
+        """
+
+    @abstractmethod
+    def exists(self, prefix: str, key: str) -> bool:
+        """Whether the object exists."""
+
+    @abstractmethod
+    def iter_objects(
+        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        """Stream the objects under a folder, in ascending key order (by code point), page by page.
+
+        Args:
+            prefix: Folder to list; the root by default.
+            recursive: All objects below the folder (default), or only its immediate children, with
+                sub-prefixes as entries whose ``is_prefix`` is set.
+            page_size: How many entries to ask the store for per request (a hint).
+        """
+
+    @abstractmethod
+    def get_object_stream(
+        self, prefix: str, key: str, start: int | None = None, end: int | None = None
+    ) -> AbstractContextManager[BinaryIO]:
+        """Open an object for reading in bounded memory, optionally a byte range.
+
+        The range follows Python slices: ``start`` inclusive, ``end`` exclusive, negative values count from
+        the end, out-of-range values clamp. Use as ``with store.get_object_stream(p, k) as stream: ...``.
+
+        Raises:
+            ObjectNotFound: There is no such object (raised on entering the context).
+        """
+
+    @abstractmethod
+    def put_object_stream(
+        self,
+        prefix: str,
+        key: str,
+        stream: IO[bytes] | BinaryIO | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        """Write an object from a readable binary stream in bounded memory; return its new metadata.
+
+        The stream only needs ``read(n)``. Conditions as for :meth:`put_object`.
+        """
+
+    @abstractmethod
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        """Copy an object (content, content type and metadata), inside the store where it can.
+
+        Raises:
+            ObjectNotFound: The source does not exist.
+        """
+
+    @abstractmethod
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        """Delete many objects; absent ones count as deleted (as on S3); failures are reported, not raised."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release connections and other resources."""
+
+    def __enter__(self) -> IObjectOperations:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class IObjectStorageAdapter(IObjectOperations):
+    """The port every store implements.
+
+    Adapters receive prefixes already normalized by the service (no surrounding slashes) and build their
+    store-side key with :func:`objstore.domain.keys.join_key`, which validates again so an adapter used on its
+    own is just as safe. They raise only :class:`~objstore.domain.errors.ObjectStorageError` subclasses,
+    translated from the provider's errors at their boundary.
+
+    Primitives to implement: ``capabilities``, ``head_object``, ``get_object_stream``, ``put_object_stream``,
+    ``delete_object`` and ``iter_objects``. The rest has a portable implementation here.
+    """
+
+    name: ClassVar[str] = "adapter"
+
+    # --- derived operations: written once, overridden only to do them natively ------------------------------
+
+    def get_object(self, prefix: str, key: str) -> bytes:
+        with self.get_object_stream(prefix, key) as stream:
+            return stream.read()
+
+    def put_object(
+        self,
+        prefix: str,
+        key: str,
+        content: bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> None:
+        with BufferReader(content) as reader:
+            self.put_object_stream(
+                prefix,
+                key,
+                reader,
+                content_type=content_type,
+                metadata=metadata,
+                if_none_match=if_none_match,
+                if_match=if_match,
+            )
+
+    def list_objects(self, prefix: str) -> list[str]:
+        return [info.key for info in self.iter_objects(prefix, recursive=False)]
+
+    def exists(self, prefix: str, key: str) -> bool:
+        try:
+            self.head_object(prefix, key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        source = self.head_object(src_prefix, src_key)
+        if join_key(src_prefix, src_key) == join_key(dst_prefix, dst_key):
+            return
+        with self.get_object_stream(src_prefix, src_key) as stream:
+            self.put_object_stream(
+                dst_prefix,
+                dst_key,
+                stream,
+                content_type=source.content_type,
+                metadata=source.metadata,
+            )
+
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        deleted: list[str] = []
+        errors: dict[str, ObjectStorageError] = {}
+        for key in keys:
+            try:
+                self.delete_object(prefix, key)
+            except ObjectNotFound:
+                deleted.append(key)
+            except ObjectStorageError as exc:
+                errors[key] = exc
+            else:
+                deleted.append(key)
+        return DeleteResult(tuple(deleted), errors)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class IObjectStorageDomain(IObjectOperations):
+    """What applications call: the operations of the port, with keys validated and errors made uniform."""
