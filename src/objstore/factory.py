@@ -90,6 +90,30 @@ register_provider(
 )
 
 
+def _parse_bucket_url(parts: SplitResult) -> dict[str, Any]:
+    """``s3://bucket/base/prefix`` (and gs://, az:// alike): the bucket, then the store's root inside it."""
+    if not parts.netloc:
+        raise ConfigurationError(f"a {parts.scheme}:// URL needs a bucket: {parts.scheme}://BUCKET/prefix")
+    if parts.username or parts.password:
+        raise ConfigurationError("credentials cannot be given in a store URL; use the environment")
+    options: dict[str, Any] = {"bucket": unquote(parts.netloc)}
+    base_prefix = unquote(parts.path).strip("/")
+    if base_prefix:
+        options["base_prefix"] = base_prefix
+    return options
+
+
+register_provider(
+    ProviderSpec(
+        "s3",
+        "objstore.adapters.s3:S3Adapter",
+        "objstore.adapters.s3:S3Config",
+        "s3",
+        _parse_bucket_url,
+    )
+)
+
+
 def _load(spec: ProviderSpec, target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     try:

@@ -31,6 +31,7 @@ __all__ = [
 
 MAX_KEY_BYTES = 1024
 MAX_METADATA_BYTES = 2048
+RESERVED_METADATA_PREFIX = "objstore_"
 
 _FORBIDDEN_CHARS = re.compile(
     "["
@@ -116,8 +117,8 @@ def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     """Check user metadata is something every store keeps exactly, and return a plain copy.
 
     Keys are lower-case ASCII identifiers (``[a-z_][a-z0-9_]*``, at most 128 characters): S3 lower-cases
-    keys and Azure accepts only identifiers. Values are printable ASCII without surrounding spaces (HTTP
-    headers carry them). Keys and values together take at most 2 KiB, the S3 limit.
+    keys and Azure accepts only identifiers. Values are non-empty printable ASCII without surrounding spaces
+    (HTTP headers carry them; some stores drop empty ones). Keys and values together take at most 2 KiB, the S3 limit.
     """
     if not metadata:
         return {}
@@ -125,12 +126,16 @@ def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
         raise InvalidMetadata(f"metadata must be a mapping of str to str, not {type(metadata).__name__}")
     total = 0
     for name, value in metadata.items():
+        if isinstance(name, str) and name.startswith(RESERVED_METADATA_PREFIX):
+            raise InvalidMetadata(f"metadata keys starting with {RESERVED_METADATA_PREFIX!r} are reserved")
         if not isinstance(name, str) or not _METADATA_KEY.fullmatch(name):
             raise InvalidMetadata(
                 f"metadata key {name!r} must be a lower-case identifier ([a-z_][a-z0-9_]*, at most 128)"
             )
-        if not isinstance(value, str) or not _PRINTABLE_ASCII.fullmatch(value) or value != value.strip():
-            raise InvalidMetadata(f"metadata value for {name!r} must be printable ASCII without surrounding spaces")
+        if not isinstance(value, str) or not value or not _PRINTABLE_ASCII.fullmatch(value) or value != value.strip():
+            raise InvalidMetadata(
+                f"metadata value for {name!r} must be non-empty printable ASCII without surrounding spaces"
+            )
         total += len(name) + len(value)
     if total > MAX_METADATA_BYTES:
         raise InvalidMetadata(f"metadata takes {total} bytes; the limit is {MAX_METADATA_BYTES}")

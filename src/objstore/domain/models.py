@@ -74,6 +74,8 @@ class Capabilities:
         key_and_prefix_coexist: An object ``a`` and an object ``a/b`` can both exist (not on a filesystem).
         retains_content_in_memory: The store keeps objects in this process's memory (the in-memory store).
         max_segment_bytes: Longest single path segment the store accepts, if it is shorter than a whole key.
+        max_key_bytes: Longest key (relative to the store's root, UTF-8) the store accepts: 1024 less what the
+            store's own base prefix takes.
     """
 
     ranged_reads: bool = True
@@ -86,6 +88,7 @@ class Capabilities:
     key_and_prefix_coexist: bool = True
     retains_content_in_memory: bool = False
     max_segment_bytes: int | None = None
+    max_key_bytes: int = 1024
 
 
 @dataclass(frozen=True, slots=True)

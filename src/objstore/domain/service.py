@@ -167,6 +167,15 @@ class ObjectStorageService(IObjectStorageDomain):
             return result
         return DeleteResult(result.deleted, {**result.errors, **rejected})
 
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
+        if not isinstance(expires_in, int) or isinstance(expires_in, bool) or not 1 <= expires_in <= 7 * 24 * 3600:
+            raise ValueError("expires_in must be whole seconds from 1 to 604800 (7 days)")
+        if method.upper() not in ("GET", "PUT"):
+            raise ValueError("method must be GET or PUT")
+        prefix, full = self._locate("presign_url", prefix, key)
+        with self._guard("presign_url", full):
+            return self.adapter.presign_url(prefix, key, expires_in=expires_in, method=method.upper())
+
     def close(self) -> None:
         self.adapter.close()
 

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import IO, Any, BinaryIO, ClassVar
 
-from objstore.domain.errors import ObjectNotFound, ObjectStorageError
+from objstore.domain.errors import NotSupported, ObjectNotFound, ObjectStorageError
 from objstore.domain.keys import join_key
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import BufferReader
@@ -156,6 +156,14 @@ class IObjectOperations(ABC):
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
         """Delete many objects; absent ones count as deleted (as on S3); failures are reported, not raised."""
 
+    @abstractmethod
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
+        """A time-limited URL that lets anyone holding it GET (or PUT) the object without credentials.
+
+        Raises:
+            NotSupported: The store has no such links (``capabilities.presigned_urls`` is false).
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections and other resources."""
 
@@ -246,6 +254,9 @@ class IObjectStorageAdapter(IObjectOperations):
             else:
                 deleted.append(key)
         return DeleteResult(tuple(deleted), errors)
+
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
+        raise NotSupported(f"the {self.name} store cannot make shareable links", key=join_key(prefix, key))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

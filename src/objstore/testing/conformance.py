@@ -188,13 +188,16 @@ class ObjectStoreConformance:
         assert store.get_object("c", "file.txt") == b"lower"
 
     def test_longest_valid_key(self, store: ObjectStorageService) -> None:
-        segment = store.capabilities.max_segment_bytes or 1024
-        part = "s" * min(100, segment)
-        key = "/".join([part] * 10)
-        key = key + "/" + "t" * (1024 - len(key) - 1)
-        assert len(key.encode()) == 1024
+        limit = store.capabilities.max_key_bytes
+        part = "s" * min(100, store.capabilities.max_segment_bytes or 100)
+        key = "/".join([part] * (limit // 101 - 1))
+        key = key + "/" + "t" * (limit - len(key) - 1)
+        assert len(key.encode()) == limit
         store.put_object("", key, b"long")
         assert store.get_object("", key) == b"long"
+        with pytest.raises(InvalidKey):
+            store.put_object("", key + "u", b"too long")
+        assert [info.key for info in store.iter_objects("")] == [key]
 
     def test_nested_prefixes(self, store: ObjectStorageService) -> None:
         store.put_object("a/b/c", "d/e.txt", b"deep")
@@ -422,7 +425,7 @@ class ObjectStoreConformance:
 
     def test_user_metadata_round_trips(self, store: ObjectStorageService) -> None:
         require(store, "user_metadata")
-        metadata = {"origin": "camera-7", "run_id": "42", "empty": ""}
+        metadata = {"origin": "camera-7", "run_id": "42", "quoted": 'a "b" =;,'}
         store.put_object("h", "k", b"x", metadata=metadata)
         assert dict(store.head_object("h", "k").metadata) == metadata
 
@@ -441,6 +444,8 @@ class ObjectStoreConformance:
             {"k": "caf\u00e9"},
             {"k": " padded "},
             {"k": "a\nb"},
+            {"k": ""},
+            {"objstore_sha256": "x"},
         ],
     )
     def test_metadata_that_not_every_store_keeps_is_refused(

@@ -1,0 +1,1045 @@
+"""S3Adapter: AWS S3 and S3-compatible stores (MinIO, SeaweedFS, Ceph, R2), through boto3.
+
+Everything on the port is done natively: paginated listings (flat and by delimiter), ranged streaming reads,
+multipart uploads with parts in parallel and memory bounded by part size x concurrency (aborted on failure),
+server-side copy (multipart copy above 5 GiB), batch delete (1000 keys a request), conditional puts
+(``If-None-Match: *``, ``If-Match``), presigned URLs and server-side encryption. A SHA-256 of the content is kept
+as user metadata (``objstore_sha256``) and checked when an object is read whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import heapq
+import io
+import os
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO, Any, BinaryIO, TypeVar
+
+try:
+    import boto3
+    import botocore.credentials
+    import botocore.exceptions
+    from botocore.config import Config as BotoConfig
+except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
+    raise ModuleNotFoundError(str(exc), name="boto3") from exc
+
+from objstore.domain.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    CredentialsExpired,
+    IntegrityError,
+    InvalidKey,
+    NotSupported,
+    ObjectAlreadyExists,
+    ObjectNotFound,
+    ObjectStorageError,
+    PermissionDenied,
+    PreconditionFailed,
+    Throttled,
+    TransientError,
+)
+from objstore.domain.keys import MAX_KEY_BYTES, join_key, normalize_prefix, prefix_of
+from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.streams import CHUNK_SIZE, resolve_range
+from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
+from objstore.ports.storage import IObjectStorageAdapter
+
+__all__ = ["S3Adapter", "S3Config"]
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+SHA256_METADATA = "objstore_sha256"
+MAX_PARTS = 10_000
+MIN_PART = 5 * MiB
+DELETE_BATCH = 1000
+T = TypeVar("T")
+
+
+SECRET = {"secret": True}  # config fields refused in URLs and hidden from repr
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """Options of the S3 store. Unset values come from the AWS environment and profile chain, as in the aws CLI.
+
+    Attributes:
+        bucket: The bucket (``s3://BUCKET/prefix``).
+        base_prefix: The folder inside the bucket that is the store's root (``s3://bucket/PREFIX``).
+        access_key_id: Static key id; else ``AWS_ACCESS_KEY_ID``, the profile, SSO, instance roles...
+        secret_access_key: Static secret; else the same chain.
+        session_token: Session token of temporary static credentials; else ``AWS_SESSION_TOKEN``.
+        credentials_provider: A refreshing provider (Naas, STS...) used in place of static keys.
+        refresh_margin_seconds: Renew provider credentials this long before they expire.
+        profile_name: ``AWS_PROFILE``.
+        region_name: ``AWS_REGION`` / ``AWS_DEFAULT_REGION``; ``us-east-1`` for custom endpoints if unset.
+        endpoint_url: An S3-compatible endpoint; else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``.
+        addressing_style: ``auto``, ``path`` or ``virtual``; ``auto`` means ``path`` for custom endpoints.
+        checksums: ``when_required`` or ``when_supported`` for boto3's request/response checksums; the default
+            is ``when_supported`` on AWS and ``when_required`` on custom endpoints, some of which reject them.
+        multipart_threshold: Objects at least this large are uploaded in parts.
+        multipart_chunksize: Part size. Memory is bounded by part size x (max_concurrency + 1).
+        max_concurrency: Parts uploaded at once.
+        copy_multipart_threshold: Server-side copies above this size use multipart copy (S3's limit: 5 GiB).
+        sse: Server-side encryption: ``AES256`` (SSE-S3) or ``aws:kms`` (SSE-KMS).
+        sse_kms_key_id: The KMS key for ``aws:kms``.
+        store_sha256: Keep a SHA-256 of the content as metadata (pre-hashed for seekable multipart sources).
+        verify_sha256: Check it when an object is read whole; a mismatch raises ``IntegrityError``.
+        create_bucket: Create the bucket if it does not exist.
+        hierarchical: The store keeps real folders (SeaweedFS): list folder by folder, restoring S3's key order
+            (such stores list a folder's contents before the keys that sort between it and its next sibling),
+            and confirm each sub-prefix of a one-level listing still holds an object (emptied folders linger
+            there). AWS, MinIO and R2 need neither, so it is off by default.
+        connect_timeout: Seconds.
+        read_timeout: Seconds.
+        max_attempts: Attempts per request by the SDK (throttling and transient errors).
+        max_pool_connections: HTTP connections kept open.
+    """
+
+    bucket: str
+    base_prefix: str = ""
+    access_key_id: str | None = field(default=None, repr=False, metadata=SECRET)
+    secret_access_key: str | None = field(default=None, repr=False, metadata=SECRET)
+    session_token: str | None = field(default=None, repr=False, metadata=SECRET)
+    credentials_provider: ICredentialsProvider | None = field(default=None, repr=False, metadata=SECRET)
+    refresh_margin_seconds: float = 60.0
+    profile_name: str | None = None
+    region_name: str | None = None
+    endpoint_url: str | None = None
+    addressing_style: str = "auto"
+    checksums: str | None = None
+    multipart_threshold: int = 16 * MiB
+    multipart_chunksize: int = 8 * MiB
+    max_concurrency: int = 8
+    copy_multipart_threshold: int = 5 * GiB
+    sse: str | None = None
+    sse_kms_key_id: str | None = None
+    store_sha256: bool = True
+    verify_sha256: bool = True
+    create_bucket: bool = False
+    hierarchical: bool = False
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 3
+    max_pool_connections: int = 32
+
+    def __post_init__(self) -> None:
+        if not self.bucket:
+            raise ConfigurationError("the S3 store needs a bucket (s3://BUCKET/prefix)")
+        if self.multipart_chunksize < MIN_PART:
+            raise ConfigurationError(f"multipart_chunksize must be at least 5 MiB, not {self.multipart_chunksize}")
+        if self.multipart_threshold < 1 or self.max_concurrency < 1 or self.max_attempts < 1:
+            raise ConfigurationError("multipart_threshold, max_concurrency and max_attempts must be positive")
+        if self.addressing_style not in ("auto", "path", "virtual"):
+            raise ConfigurationError("addressing_style must be auto, path or virtual")
+        if self.checksums not in (None, "when_required", "when_supported"):
+            raise ConfigurationError("checksums must be when_required or when_supported")
+        if self.sse not in (None, "AES256", "aws:kms"):
+            raise ConfigurationError("sse must be AES256 or aws:kms")
+        if bool(self.access_key_id) != bool(self.secret_access_key):
+            raise ConfigurationError("give both access_key_id and secret_access_key, or neither")
+        if self.credentials_provider is not None and self.access_key_id:
+            raise ConfigurationError("give static keys or a credentials_provider, not both")
+
+
+# --- error translation: one table, at the boundary ---------------------------------------------------------------
+
+_CODE_TABLE: dict[str, type[ObjectStorageError]] = {
+    "NoSuchKey": ObjectNotFound,
+    "NotFound": ObjectNotFound,
+    "404": ObjectNotFound,
+    "NoSuchUpload": ObjectNotFound,
+    "NoSuchBucket": ConfigurationError,
+    "AccessDenied": PermissionDenied,
+    "AllAccessDisabled": PermissionDenied,
+    "403": PermissionDenied,
+    "InvalidAccessKeyId": AuthenticationError,
+    "SignatureDoesNotMatch": AuthenticationError,
+    "InvalidToken": CredentialsExpired,
+    "ExpiredToken": CredentialsExpired,
+    "TokenRefreshRequired": CredentialsExpired,
+    "RequestExpired": CredentialsExpired,
+    "PreconditionFailed": PreconditionFailed,
+    "412": PreconditionFailed,
+    "ConditionalRequestConflict": TransientError,
+    "SlowDown": Throttled,
+    "Throttling": Throttled,
+    "ThrottlingException": Throttled,
+    "RequestLimitExceeded": Throttled,
+    "TooManyRequestsException": Throttled,
+    "RequestThrottled": Throttled,
+    "429": Throttled,
+    "InternalError": TransientError,
+    "ServiceUnavailable": TransientError,
+    "RequestTimeout": TransientError,
+    "RequestTimeTooSkewed": AuthenticationError,
+    "500": TransientError,
+    "502": TransientError,
+    "503": Throttled,
+    "504": TransientError,
+    "KeyTooLongError": InvalidKey,
+    "InvalidDigest": IntegrityError,
+    "BadDigest": IntegrityError,
+    "XAmzContentSHA256Mismatch": IntegrityError,
+    "NotImplemented": NotSupported,
+    "MethodNotAllowed": NotSupported,
+    "EntityTooSmall": ConfigurationError,
+    "EntityTooLarge": ConfigurationError,
+    "InvalidBucketName": ConfigurationError,
+    "PermanentRedirect": ConfigurationError,
+    "AuthorizationHeaderMalformed": ConfigurationError,
+}
+
+_NETWORK_ERRORS: tuple[type[Exception], ...] = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.IncompleteReadError,
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.HTTPClientError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def translate_error(exc: BaseException, *, key: str | None, conditional_create: bool = False) -> ObjectStorageError:
+    """Translate a boto3/botocore exception into the objstore hierarchy (keeping status and request id)."""
+    if isinstance(exc, ObjectStorageError):
+        return exc
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        meta = exc.response.get("ResponseMetadata", {})
+        code = str(error.get("Code") or "")
+        status = int(meta.get("HTTPStatusCode") or 0) or None
+        cls = _CODE_TABLE.get(code) or _CODE_TABLE.get(str(status)) or ObjectStorageError
+        if cls is PreconditionFailed and conditional_create:
+            cls = ObjectAlreadyExists
+        if status is not None and status >= 500 and cls is ObjectStorageError:
+            cls = TransientError
+        message = str(error.get("Message") or code or "S3 error")
+        if cls is ConfigurationError and code == "NoSuchBucket":
+            message = "the bucket does not exist"
+        headers = meta.get("HTTPHeaders", {}) or {}
+        retry_after = headers.get("retry-after")
+        return cls(
+            f"{message} ({code or status})",
+            key=key,
+            status=status,
+            request_id=meta.get("RequestId") or None,
+            retry_after=float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None,
+        )
+    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+        return ConfigurationError(
+            "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
+            "or pass access_key_id/secret_access_key",
+            key=key,
+        )
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return ConfigurationError(f"invalid S3 request: {exc}", key=key)
+    if isinstance(exc, _NETWORK_ERRORS):
+        return TransientError(f"network error talking to S3: {type(exc).__name__}: {exc}", key=key)
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return ObjectStorageError(f"S3 client error: {exc}", key=key)
+    return ObjectStorageError(f"unexpected {type(exc).__name__}: {exc}", key=key)
+
+
+class _ProviderCredentials(botocore.credentials.Credentials):  # type: ignore[misc]
+    """botocore credentials that always sign with the provider's current, renewed-before-expiry set."""
+
+    def __init__(self, source: RefreshingCredentials) -> None:
+        self._source = source
+        self.method = "objstore-provider"
+
+    def _now(self) -> Credentials:
+        return self._source.get()
+
+    @property
+    def access_key(self) -> str:
+        return self._now().access_key_id
+
+    @property
+    def secret_key(self) -> str:
+        return self._now().secret_access_key
+
+    @property
+    def token(self) -> str | None:
+        return self._now().session_token
+
+    def get_frozen_credentials(self) -> botocore.credentials.ReadOnlyCredentials:
+        current = self._now()
+        return botocore.credentials.ReadOnlyCredentials(
+            current.access_key_id, current.secret_access_key, current.session_token
+        )
+
+
+class _ProviderLoader(botocore.credentials.CredentialProvider):  # type: ignore[misc]
+    METHOD = "objstore-provider"
+    CANONICAL_NAME = "objstore-provider"
+
+    def __init__(self, credentials: _ProviderCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> _ProviderCredentials:
+        return self._credentials
+
+
+class _BodyReader(io.RawIOBase):
+    """An S3 response body as a raw stream: network errors become TransientError; full reads are verified."""
+
+    def __init__(self, body: Any, *, key: str, length: int, sha256: str | None) -> None:
+        super().__init__()
+        self._body = body
+        self._key = key
+        self._length = length
+        self._expected = sha256
+        self._digest = hashlib.sha256() if sha256 else None
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._body.read(len(view))
+        except Exception as exc:
+            raise translate_error(exc, key=self._key) from exc
+        n = len(data)
+        if n == 0:
+            self._finish()
+            return 0
+        view[:n] = data
+        self._read += n
+        if self._digest is not None:
+            self._digest.update(data)
+        return n
+
+    def _finish(self) -> None:
+        if self._read != self._length:
+            raise TransientError(f"the transfer was cut off after {self._read} of {self._length} bytes", key=self._key)
+        if self._digest is not None and self._digest.hexdigest() != self._expected:
+            raise IntegrityError("the content read does not match its stored SHA-256", key=self._key)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+def _in_key_order(entries: Iterator[ObjectInfo]) -> Iterator[ObjectInfo]:
+    """Restore S3's key order for the entries of one folder level, holding back only a few.
+
+    Across pages, stores list a level either in key order (``a-c`` before ``a/``: S3) or in name order (``a/``
+    before ``a-c``: stores with real folders); each page arrives sorted by name (``_list_pages``). In every
+    case each entry still to come has a key at least as large as the current entry's name (a key without its
+    trailing ``/``), so whatever is held with a key up to that name can be released. Only entries whose key
+    falls between a name and the next one are ever held.
+    """
+    held: list[tuple[str, int, ObjectInfo]] = []
+    for counter, entry in enumerate(entries):
+        heapq.heappush(held, (entry.key, counter, entry))
+        name = entry.key[:-1] if entry.is_prefix else entry.key
+        while held and held[0][0] <= name:
+            yield heapq.heappop(held)[2]
+    while held:
+        yield heapq.heappop(held)[2]
+
+
+def _read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
+    """Read up to ``size`` bytes into one buffer, tolerating short reads; fewer only at end of stream."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        chunk = stream.read(size - filled)
+        if not chunk:
+            break
+        view[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    view.release()
+    if filled < size:
+        del buffer[filled:]  # shrinks in place, without a copy
+    return buffer
+
+
+def _md5_b64(data: bytes | bytearray) -> str:
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
+
+
+def _seekable(stream: Any) -> bool:
+    try:
+        return bool(stream.seekable()) and callable(stream.tell)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class S3Adapter(IObjectStorageAdapter):
+    """An S3 bucket (and optional base prefix) as a store.
+
+    Args:
+        config: An :class:`S3Config`, or the bucket name followed by config fields as keywords.
+    """
+
+    name = "s3"
+
+    def __init__(self, config: S3Config | str, **options: Any) -> None:
+        if isinstance(config, str):
+            try:
+                config = S3Config(config, **options)
+            except TypeError as exc:
+                raise ConfigurationError(f"S3 store: {exc}") from None
+        elif options:
+            raise ConfigurationError(f"unexpected options with an S3Config: {sorted(options)}")
+        self.config = config
+        self._root = normalize_prefix(config.base_prefix)
+        self._max_key_bytes = MAX_KEY_BYTES - (len(self._root.encode("utf-8")) + 1 if self._root else 0)
+        self._credentials: RefreshingCredentials | None = None
+        if config.credentials_provider is not None:
+            self._credentials = RefreshingCredentials(
+                config.credentials_provider, margin=timedelta(seconds=config.refresh_margin_seconds)
+            )
+        self._client = self._build_client()
+        if config.create_bucket:
+            self._ensure_bucket()
+
+    # --- set-up ---------------------------------------------------------------------------------------------
+
+    def _build_client(self) -> Any:
+        config = self.config
+        session = boto3.session.Session(profile_name=config.profile_name) if config.profile_name else None
+        try:
+            if session is None:
+                session = boto3.session.Session()
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise ConfigurationError(f"AWS profile not found: {exc}") from None
+        endpoint = config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        custom_endpoint = bool(endpoint)
+        region = config.region_name or session.region_name or ("us-east-1" if custom_endpoint else None)
+        checksums = config.checksums or ("when_required" if custom_endpoint else "when_supported")
+        addressing = config.addressing_style
+        if addressing == "auto" and custom_endpoint:
+            addressing = "path"
+        boto_config = BotoConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": addressing},
+            retries={"mode": "standard", "total_max_attempts": config.max_attempts},
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            max_pool_connections=max(config.max_pool_connections, config.max_concurrency + 2),
+            request_checksum_calculation=checksums,
+            response_checksum_validation=checksums,
+            user_agent_extra="objstore",
+        )
+        if self._credentials is not None:
+            resolver = session._session.get_component("credential_provider")
+            resolver.insert_before("env", _ProviderLoader(_ProviderCredentials(self._credentials)))
+        kwargs: dict[str, Any] = {"config": boto_config, "region_name": region}
+        if config.endpoint_url:
+            kwargs["endpoint_url"] = config.endpoint_url
+        if config.access_key_id:
+            kwargs.update(
+                aws_access_key_id=config.access_key_id,
+                aws_secret_access_key=config.secret_access_key,
+                aws_session_token=config.session_token,
+            )
+        try:
+            return session.client("s3", **kwargs)
+        except (ValueError, botocore.exceptions.BotoCoreError) as exc:
+            raise ConfigurationError(f"cannot configure the S3 client: {exc}") from None
+
+    def _ensure_bucket(self) -> None:
+        try:
+            self._call(None, lambda: self._client.head_bucket(Bucket=self.config.bucket))
+        except (ObjectNotFound, ConfigurationError):
+            try:
+                self._call(None, lambda: self._client.create_bucket(Bucket=self.config.bucket))
+            except ObjectStorageError as exc:
+                if "BucketAlreadyOwnedByYou" not in str(exc) and "BucketAlreadyExists" not in str(exc):
+                    raise
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        where = f"s3://{self.config.bucket}/{self._root}".rstrip("/")
+        endpoint = f", endpoint_url={self.config.endpoint_url!r}" if self.config.endpoint_url else ""
+        return f"S3Adapter({where!r}{endpoint})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            server_side_copy=True,
+            native_batch_delete=True,
+            presigned_urls=True,
+            checksum_sha256=self.config.store_sha256,
+            max_key_bytes=self._max_key_bytes,
+        )
+
+    @property
+    def credentials_refresh_count(self) -> int:
+        """How many times provider credentials were fetched (0 without a provider)."""
+        return self._credentials.refresh_count if self._credentials is not None else 0
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    def _key(self, prefix: str, key: str) -> tuple[str, str]:
+        """Return (key relative to the store's root, key in the bucket)."""
+        relative = join_key(prefix, key)
+        if len(relative.encode("utf-8")) > self._max_key_bytes:
+            raise InvalidKey(
+                f"the key is longer than the {self._max_key_bytes} bytes left beside the base prefix", key=relative
+            )
+        return relative, f"{self._root}/{relative}" if self._root else relative
+
+    def _relative(self, bucket_key: str) -> str:
+        return bucket_key[len(self._root) + 1 :] if self._root else bucket_key
+
+    def _call(self, key: str | None, operation: Callable[[], T], *, conditional_create: bool = False) -> T:
+        """Run one S3 request; translate its errors; renew provider credentials once if they expired."""
+        stale = self._credentials.get() if self._credentials is not None else None
+        try:
+            return operation()
+        except Exception as exc:
+            error = translate_error(exc, key=key, conditional_create=conditional_create)
+            if self._credentials is None or not isinstance(error, AuthenticationError):
+                raise error from exc
+        # The provider's credentials were rejected (expired, or revoked early): renew once and try again.
+        self._credentials.invalidate(stale)
+        try:
+            return operation()
+        except Exception as exc:
+            raise translate_error(exc, key=key, conditional_create=conditional_create) from exc
+
+    def _sse_args(self) -> dict[str, str]:
+        if self.config.sse is None:
+            return {}
+        args = {"ServerSideEncryption": self.config.sse}
+        if self.config.sse_kms_key_id:
+            args["SSEKMSKeyId"] = self.config.sse_kms_key_id
+        return args
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def head_object(self, prefix: str, key: str) -> ObjectInfo:
+        relative, bucket_key = self._key(prefix, key)
+        response = self._call(relative, lambda: self._client.head_object(Bucket=self.config.bucket, Key=bucket_key))
+        return self._info_from_head(relative, response)
+
+    def _info_from_head(self, relative: str, response: Mapping[str, Any]) -> ObjectInfo:
+        metadata = dict(response.get("Metadata") or {})
+        sha256 = metadata.pop(SHA256_METADATA, None)
+        return ObjectInfo(
+            key=relative,
+            size=int(response.get("ContentLength", 0)),
+            etag=str(response.get("ETag", "")).strip('"') or None,
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+            metadata=metadata,
+            checksum_sha256=sha256,
+        )
+
+    @contextmanager
+    def get_object_stream(
+        self, prefix: str, key: str, start: int | None = None, end: int | None = None
+    ) -> Generator[BinaryIO, None, None]:
+        relative, bucket_key = self._key(prefix, key)
+        header = self._range_header(prefix, key, start, end)
+        if header == "":  # an empty range of an existing object
+            yield io.BytesIO(b"")
+            return
+        args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": bucket_key}
+        if header is not None:
+            args["Range"] = header
+        try:
+            response = self._call(relative, lambda: self._client.get_object(**args))
+        except ObjectStorageError as exc:
+            if exc.status == 416:  # start beyond the end (or an empty object): the object exists, the slice is empty
+                yield io.BytesIO(b"")
+                return
+            raise
+        metadata = response.get("Metadata") or {}
+        whole = header is None
+        expected = metadata.get(SHA256_METADATA) if (whole and self.config.verify_sha256) else None
+        reader = _BodyReader(
+            response["Body"], key=relative, length=int(response.get("ContentLength", 0)), sha256=expected
+        )
+        with io.BufferedReader(reader, buffer_size=CHUNK_SIZE) as buffered:
+            yield buffered
+
+    def _range_header(self, prefix: str, key: str, start: int | None, end: int | None) -> str | None:
+        """The HTTP Range for a slice: None for the whole object, "" for an empty slice (existence checked)."""
+        if start is None and end is None:
+            return None
+        if (start is None or start >= 0) and end is None:
+            return None if not start else f"bytes={start}-"
+        if start is not None and start < 0 and end is None:
+            return f"bytes={start}"  # a suffix range: the last -start bytes
+        if (start is None or start >= 0) and end is not None and end >= 0:
+            first = start or 0
+            if end <= first:
+                self.head_object(prefix, key)
+                return ""
+            return f"bytes={first}-{end - 1}"
+        size = self.head_object(prefix, key).size  # negative end: needs the size
+        first, stop = resolve_range(start, end, size)
+        return "" if stop <= first else f"bytes={first}-{stop - 1}"
+
+    def get_object(self, prefix: str, key: str) -> bytes:
+        with self.get_object_stream(prefix, key) as stream:
+            return stream.read()
+
+    def iter_objects(
+        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        folder = prefix_of(join_key("", prefix)) if prefix else ""
+        bucket_prefix = f"{self._root}/{folder}" if self._root else folder
+        if recursive and not self.config.hierarchical:
+            yield from self._list_pages(bucket_prefix, delimiter=False, page_size=page_size)
+            return
+        levels = [_in_key_order(self._list_pages(bucket_prefix, delimiter=True, page_size=page_size))]
+        while levels:
+            entry = next(levels[-1], None)
+            if entry is None:
+                levels.pop()
+                continue
+            if not entry.is_prefix:
+                yield entry
+            elif not recursive:
+                if self._prefix_has_objects(entry.key):
+                    yield entry
+            else:
+                sub = f"{self._root}/{entry.key}" if self._root else entry.key
+                levels.append(_in_key_order(self._list_pages(sub, delimiter=True, page_size=page_size)))
+
+    def _list_pages(self, bucket_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
+        """ListObjectsV2 page by page, in the server's order; keys relative to the store's root."""
+        args: dict[str, Any] = {"Bucket": self.config.bucket, "Prefix": bucket_prefix}
+        if delimiter:
+            args["Delimiter"] = "/"
+        if page_size:
+            args["MaxKeys"] = page_size
+        label = self._relative(bucket_prefix) or None
+        while True:
+            page = self._call(label, lambda: self._client.list_objects_v2(**args))
+            entries = []
+            for item in page.get("Contents", ()):
+                relative = self._relative(item["Key"])
+                if self._addressable(relative):
+                    entries.append(
+                        ObjectInfo(
+                            key=relative,
+                            size=int(item.get("Size", 0)),
+                            etag=str(item.get("ETag", "")).strip('"') or None,
+                            last_modified=item.get("LastModified"),
+                        )
+                    )
+            for item in page.get("CommonPrefixes", ()):
+                relative = self._relative(item["Prefix"])
+                if self._addressable(relative.rstrip("/")):
+                    entries.append(ObjectInfo(key=relative, is_prefix=True))
+            if delimiter:  # objects and prefixes come apart; put the page in name order (see _in_key_order)
+                entries.sort(key=lambda info: info.key.rstrip("/"))
+            yield from entries
+            token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+            if not token:
+                return
+            args["ContinuationToken"] = token
+
+    def _prefix_has_objects(self, relative_prefix: str) -> bool:
+        if not self.config.hierarchical:
+            return True
+        bucket_prefix = f"{self._root}/{relative_prefix}" if self._root else relative_prefix
+        page = self._call(
+            relative_prefix,
+            lambda: self._client.list_objects_v2(Bucket=self.config.bucket, Prefix=bucket_prefix, MaxKeys=1),
+        )
+        return bool(page.get("Contents"))
+
+    @staticmethod
+    def _addressable(relative: str) -> bool:
+        """Keys no objstore key can name (folder markers 'a/', 'a//b' written by other tools) are not listed."""
+        try:
+            join_key("", relative)
+        except InvalidKey:
+            return False
+        return True
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def put_object(
+        self,
+        prefix: str,
+        key: str,
+        content: bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> None:
+        relative, bucket_key = self._key(prefix, key)
+        data = bytes(content)
+        if len(data) >= self.config.multipart_threshold:
+            self.put_object_stream(
+                prefix,
+                key,
+                io.BytesIO(data),
+                content_type=content_type,
+                metadata=metadata,
+                if_none_match=if_none_match,
+                if_match=if_match,
+            )
+            return
+        self._put_single(relative, bucket_key, data, content_type, metadata, if_none_match, if_match)
+
+    def put_object_stream(
+        self,
+        prefix: str,
+        key: str,
+        stream: IO[bytes] | BinaryIO | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        relative, bucket_key = self._key(prefix, key)
+        first = _read_exactly(stream, self.config.multipart_threshold)
+        if len(first) < self.config.multipart_threshold:
+            return self._put_single(relative, bucket_key, first, content_type, metadata, if_none_match, if_match)
+        sha256 = None
+        if self.config.store_sha256 and _seekable(stream):
+            sha256 = self._prehash(stream, first)
+        return self._put_multipart(
+            relative, bucket_key, first, stream, content_type, metadata, if_none_match, if_match, sha256
+        )
+
+    def _object_args(
+        self, content_type: str | None, metadata: Mapping[str, str] | None, sha256: str | None
+    ) -> dict[str, Any]:
+        user = dict(metadata or {})
+        if sha256 is not None:
+            user[SHA256_METADATA] = sha256
+        args: dict[str, Any] = {"Metadata": user, **self._sse_args()}
+        if content_type:
+            args["ContentType"] = content_type
+        return args
+
+    def _put_single(
+        self,
+        relative: str,
+        bucket_key: str,
+        data: bytes | bytearray,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        if_none_match: str | None,
+        if_match: str | None,
+    ) -> ObjectInfo:
+        sha256 = hashlib.sha256(data).hexdigest() if self.config.store_sha256 else None
+        args = {
+            "Bucket": self.config.bucket,
+            "Key": bucket_key,
+            "Body": data,
+            "ContentMD5": _md5_b64(data),
+            **self._object_args(content_type, metadata, sha256),
+        }
+        if if_none_match:
+            args["IfNoneMatch"] = if_none_match
+        if if_match:
+            args["IfMatch"] = f'"{if_match}"'
+        response = self._call(relative, lambda: self._client.put_object(**args), conditional_create=bool(if_none_match))
+        return ObjectInfo(
+            key=relative,
+            size=len(data),
+            etag=str(response.get("ETag", "")).strip('"') or None,
+            content_type=content_type,
+            metadata=dict(metadata or {}),
+            checksum_sha256=sha256,
+        )
+
+    def _prehash(self, stream: Any, first: bytes | bytearray) -> str:
+        """SHA-256 of a seekable source, read once ahead so it can be stored when the upload starts."""
+        digest = hashlib.sha256(first)
+        position = stream.tell()
+        while chunk := stream.read(CHUNK_SIZE):
+            digest.update(chunk)
+        stream.seek(position)
+        return digest.hexdigest()
+
+    def _check_conditions_early(self, relative: str, if_none_match: str | None, if_match: str | None) -> None:
+        """Fail before uploading gigabytes when the condition already fails (checked again on completion)."""
+        if not (if_none_match or if_match):
+            return
+        prefix, _, name = relative.rpartition("/")
+        try:
+            current = self.head_object(prefix, name)
+        except ObjectNotFound:
+            if if_match:
+                raise PreconditionFailed("the object is gone", key=relative) from None
+            return
+        if if_none_match:
+            raise ObjectAlreadyExists("the object already exists", key=relative)
+        if current.etag != if_match:
+            raise PreconditionFailed("the object changed (etag differs)", key=relative)
+
+    def _put_multipart(
+        self,
+        relative: str,
+        bucket_key: str,
+        first: bytes | bytearray,
+        stream: Any,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        if_none_match: str | None,
+        if_match: str | None,
+        sha256: str | None,
+    ) -> ObjectInfo:
+        self._check_conditions_early(relative, if_none_match, if_match)
+        bucket = self.config.bucket
+        create_args = {"Bucket": bucket, "Key": bucket_key, **self._object_args(content_type, metadata, sha256)}
+        upload = self._call(relative, lambda: self._client.create_multipart_upload(**create_args))
+        upload_id = upload["UploadId"]
+        try:
+            parts, size = self._upload_parts(relative, bucket_key, upload_id, first, stream)
+            complete: dict[str, Any] = {
+                "Bucket": bucket,
+                "Key": bucket_key,
+                "UploadId": upload_id,
+                "MultipartUpload": {"Parts": parts},
+            }
+            if if_none_match:
+                complete["IfNoneMatch"] = if_none_match
+            if if_match:
+                complete["IfMatch"] = f'"{if_match}"'
+            response = self._call(
+                relative,
+                lambda: self._client.complete_multipart_upload(**complete),
+                conditional_create=bool(if_none_match),
+            )
+        except BaseException:
+            self._abort(relative, bucket_key, upload_id)
+            raise
+        return ObjectInfo(
+            key=relative,
+            size=size,
+            etag=str(response.get("ETag", "")).strip('"') or None,
+            content_type=content_type,
+            metadata=dict(metadata or {}),
+            checksum_sha256=sha256,
+        )
+
+    def _upload_parts(
+        self, relative: str, bucket_key: str, upload_id: str, first: bytes | bytearray, stream: Any
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Upload parts in parallel with at most ``max_concurrency`` in flight (bounded memory)."""
+        chunk = self.config.multipart_chunksize
+        slots = threading.BoundedSemaphore(self.config.max_concurrency)
+        futures: dict[int, Future[str]] = {}
+        failed = threading.Event()
+
+        def send(number: int, data: bytes | bytearray) -> str:
+            try:
+                if failed.is_set():
+                    raise TransientError("the upload was aborted", key=relative)
+                response = self._call(
+                    relative,
+                    lambda: self._client.upload_part(
+                        Bucket=self.config.bucket,
+                        Key=bucket_key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=data,
+                        ContentMD5=_md5_b64(data),
+                    ),
+                )
+                return str(response["ETag"])
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                slots.release()
+
+        size = 0
+        number = 0
+        carry: bytes | bytearray | None = first
+        with ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="objstore-s3-part") as pool:
+            while True:
+                # A slot first, then the read: at most max_concurrency parts exist at any time.
+                slots.acquire()
+                if failed.is_set():
+                    slots.release()
+                    break
+                if number >= MAX_PARTS:
+                    slots.release()
+                    raise ConfigurationError(
+                        f"the object needs more than {MAX_PARTS} parts; raise multipart_chunksize", key=relative
+                    )
+                # Part sizes double every 1000 parts, so a stream of unknown length still fits in 10,000 parts.
+                part_size = chunk * (2 ** (number // 1000))
+                if carry is not None:
+                    data = carry if len(carry) >= part_size else carry + _read_exactly(stream, part_size - len(carry))
+                    carry = None
+                else:
+                    data = _read_exactly(stream, part_size)
+                if not data:
+                    slots.release()
+                    break
+                number += 1
+                size += len(data)
+                futures[number] = pool.submit(send, number, data)
+                ended = len(data) < part_size
+                del data
+                if ended:
+                    break
+        for future in futures.values():
+            error = future.exception()
+            if error is not None:
+                raise error
+        return [{"PartNumber": n, "ETag": futures[n].result()} for n in sorted(futures)], size
+
+    def _abort(self, relative: str, bucket_key: str, upload_id: str) -> None:
+        # The original failure is what the caller needs; an abort that fails too leaves an orphan that
+        # a bucket lifecycle rule (AbortIncompleteMultipartUpload) reaps.
+        with contextlib.suppress(ObjectStorageError):
+            self._call(
+                relative,
+                lambda: self._client.abort_multipart_upload(
+                    Bucket=self.config.bucket, Key=bucket_key, UploadId=upload_id
+                ),
+            )
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        relative, bucket_key = self._key(prefix, key)
+        self.head_object(prefix, key)  # S3 deletes are silent about absent keys; the port is not
+        self._call(relative, lambda: self._client.delete_object(Bucket=self.config.bucket, Key=bucket_key))
+
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        deleted: list[str] = []
+        errors: dict[str, ObjectStorageError] = {}
+        batch: dict[str, str] = {}
+
+        def flush() -> None:
+            if not batch:
+                return
+            request = {"Objects": [{"Key": bucket_key} for bucket_key in batch], "Quiet": True}
+            try:
+                response = self._call(
+                    None, lambda: self._client.delete_objects(Bucket=self.config.bucket, Delete=request)
+                )
+            except ObjectStorageError as exc:
+                for original in batch.values():
+                    errors[original] = exc
+                batch.clear()
+                return
+            failed = set()
+            for item in response.get("Errors", ()):
+                given = batch.get(item.get("Key", ""))
+                if given is None:
+                    continue
+                code = str(item.get("Code", ""))
+                if code == "NoSuchKey":
+                    continue  # absent counts as deleted
+                failed.add(item["Key"])
+                cls = _CODE_TABLE.get(code, ObjectStorageError)
+                errors[given] = cls(f"{item.get('Message') or code} ({code})", key=self._relative(item["Key"]))
+            deleted.extend(given for bucket_key, given in batch.items() if bucket_key not in failed)
+            batch.clear()
+
+        for key in keys:
+            _, bucket_key = self._key(prefix, key)
+            batch[bucket_key] = key
+            if len(batch) >= DELETE_BATCH:
+                flush()
+        flush()
+        return DeleteResult(tuple(deleted), errors)
+
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        src_relative, src_bucket_key = self._key(src_prefix, src_key)
+        dst_relative, dst_bucket_key = self._key(dst_prefix, dst_key)
+        source = self.head_object(src_prefix, src_key)
+        if src_bucket_key == dst_bucket_key:
+            return
+        copy_source = {"Bucket": self.config.bucket, "Key": src_bucket_key}
+        if source.size <= self.config.copy_multipart_threshold:
+            self._call(
+                src_relative,
+                lambda: self._client.copy_object(
+                    Bucket=self.config.bucket,
+                    Key=dst_bucket_key,
+                    CopySource=copy_source,
+                    MetadataDirective="COPY",
+                    **self._sse_args(),
+                ),
+            )
+            return
+        self._copy_multipart(source, copy_source, dst_relative, dst_bucket_key)
+
+    def _copy_multipart(
+        self, source: ObjectInfo, copy_source: dict[str, str], dst_relative: str, dst_bucket_key: str
+    ) -> None:
+        metadata = dict(source.metadata)
+        args = self._object_args(source.content_type, metadata, source.checksum_sha256)
+        upload = self._call(
+            dst_relative,
+            lambda: self._client.create_multipart_upload(Bucket=self.config.bucket, Key=dst_bucket_key, **args),
+        )
+        upload_id = upload["UploadId"]
+        part_size = max(self.config.multipart_chunksize, -(-source.size // MAX_PARTS))
+        ranges = [(start, min(start + part_size, source.size) - 1) for start in range(0, source.size, part_size)]
+
+        def copy_part(number: int, first: int, last: int) -> dict[str, Any]:
+            response = self._call(
+                dst_relative,
+                lambda: self._client.upload_part_copy(
+                    Bucket=self.config.bucket,
+                    Key=dst_bucket_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=copy_source,
+                    CopySourceRange=f"bytes={first}-{last}",
+                ),
+            )
+            return {"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]}
+
+        try:
+            with ThreadPoolExecutor(self.config.max_concurrency) as pool:
+                parts = list(pool.map(lambda item: copy_part(item[0] + 1, *item[1]), enumerate(ranges)))
+            self._call(
+                dst_relative,
+                lambda: self._client.complete_multipart_upload(
+                    Bucket=self.config.bucket,
+                    Key=dst_bucket_key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                ),
+            )
+        except BaseException:
+            self._abort(dst_relative, dst_bucket_key, upload_id)
+            raise
+
+    # --- links ----------------------------------------------------------------------------------------------
+
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
+        relative, bucket_key = self._key(prefix, key)
+        operation = {"GET": "get_object", "PUT": "put_object"}.get(method.upper())
+        if operation is None:
+            raise NotSupported(f"presigned {method} URLs are not supported (GET or PUT)", key=relative)
+        return str(
+            self._call(
+                relative,
+                lambda: self._client.generate_presigned_url(
+                    operation,
+                    Params={"Bucket": self.config.bucket, "Key": bucket_key},
+                    ExpiresIn=int(expires_in),
+                ),
+            )
+        )

@@ -1,0 +1,32 @@
+"""Session fixtures: the real test servers, started once per test session on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+pytest.register_assert_rewrite("objstore.testing.conformance")
+
+from tests.harness.servers import ServerUnavailable, server_unavailable  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A SeaweedFS `weed mini` S3 server (see tests/harness/seaweedfs.py)."""
+    try:
+        from tests.harness.seaweedfs import start_weed_mini
+
+        server, endpoint = start_weed_mini(tmp_path_factory.mktemp("seaweedfs"))
+    except (ServerUnavailable, ImportError) as exc:
+        server_unavailable("seaweedfs", str(exc))
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_server: object) -> str:
+    """One bucket for the session; each test works under its own random base prefix."""
+    return s3_server.make_bucket("objstore-tests")  # type: ignore[attr-defined, no-any-return]
