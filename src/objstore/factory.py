@@ -256,6 +256,34 @@ class ObjectStorageFactory:
         raise ConfigurationError(f"no folder named {needle!r} in {str(here)!r} or any folder above it")
 
     @staticmethod
+    def ObjectStorageServiceS3(
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        bucket_name: str = "",
+        base_prefix: str = "",
+        session_token: str | None = None,
+        *,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        **options: Any,
+    ) -> ObjectStorageService:
+        """An S3 or S3-compatible store (the original signature first).
+
+        Without keys, credentials come from the AWS environment and profile chain (``AWS_ACCESS_KEY_ID``,
+        ``AWS_PROFILE``, SSO, instance roles), as in the aws CLI. More options: ``objstore.adapters.s3.S3Config``.
+        """
+        return ObjectStorageFactory.from_url(
+            f"s3://{bucket_name}",
+            base_prefix=base_prefix,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            session_token=session_token,
+            endpoint_url=endpoint_url,
+            region_name=region_name,
+            **options,
+        )
+
+    @staticmethod
     def ObjectStorageServiceMemory() -> ObjectStorageService:
         """A new, private in-memory store (for tests)."""
         return ObjectStorageFactory.from_url("memory://")

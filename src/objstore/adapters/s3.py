@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import heapq
+import http.client
 import io
 import os
 import threading
@@ -27,6 +28,7 @@ try:
     import boto3
     import botocore.credentials
     import botocore.exceptions
+    import urllib3.exceptions
     from botocore.config import Config as BotoConfig
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="boto3") from exc
@@ -205,6 +207,9 @@ _NETWORK_ERRORS: tuple[type[Exception], ...] = (
     botocore.exceptions.IncompleteReadError,
     botocore.exceptions.ResponseStreamingError,
     botocore.exceptions.HTTPClientError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.TimeoutError,
+    http.client.HTTPException,
     ConnectionError,
     TimeoutError,
 )

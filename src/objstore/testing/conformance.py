@@ -22,6 +22,7 @@ import random
 import threading
 import tracemalloc
 import unicodedata
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -32,6 +33,7 @@ import pytest
 from objstore.domain.errors import (
     InvalidKey,
     InvalidMetadata,
+    NotSupported,
     ObjectAlreadyExists,
     ObjectNotFound,
     ObjectStorageError,
@@ -624,6 +626,34 @@ class ObjectStoreConformance:
         with pytest.raises(ObjectNotFound):
             store.copy_object("", "missing", "", "dst")
         assert not store.exists("", "dst")
+
+    # --- shareable links ---------------------------------------------------------------------------------------
+
+    def test_presigned_get_url_downloads_without_credentials(self, store: ObjectStorageService) -> None:
+        require(store, "presigned_urls")
+        store.put_object("share", "doc.txt", b"shared content")
+        url = store.presign_url("share", "doc.txt", expires_in=300)
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - a URL the store made
+            assert response.read() == b"shared content"
+
+    def test_presigned_put_url_uploads_without_credentials(self, store: ObjectStorageService) -> None:
+        require(store, "presigned_urls")
+        url = store.presign_url("share", "upload.bin", expires_in=300, method="PUT")
+        request = urllib.request.Request(url, data=b"uploaded", method="PUT")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+            pass
+        assert store.get_object("share", "upload.bin") == b"uploaded"
+
+    def test_presign_without_the_capability_is_not_supported(self, store: ObjectStorageService) -> None:
+        if store.capabilities.presigned_urls:
+            pytest.skip(f"capability presigned_urls is supported by the {store.adapter.name} store")
+        with pytest.raises(NotSupported):
+            store.presign_url("share", "doc.txt")
+
+    @pytest.mark.parametrize(("expires_in", "method"), [(0, "GET"), (8 * 24 * 3600, "GET"), (60, "DELETE")])
+    def test_presign_arguments_are_checked(self, store: ObjectStorageService, expires_in: int, method: str) -> None:
+        with pytest.raises(ValueError):
+            store.presign_url("share", "doc.txt", expires_in=expires_in, method=method)
 
     # --- batch delete ---------------------------------------------------------------------------------------
 
