@@ -100,7 +100,7 @@ def start_weed_mini(workdir: Path) -> tuple[ManagedServer, S3Endpoint]:
         endpoint_url=f"http://127.0.0.1:{ports['s3']}",
         access_key_id=access_key,
         secret_access_key=secret_key,
-        master=f"127.0.0.1:{ports['master']}",
+        master=f"127.0.0.1:{ports['master']}.{grpc['master']}",
         weed=weed,
     )
     argv = [
@@ -206,7 +206,7 @@ def start_weed_cluster(workdir: Path, volumes: int = 2) -> Cluster:
         endpoint_url=f"http://127.0.0.1:{s3_port}",
         access_key_id=access_key,
         secret_access_key=secret_key,
-        master=f"127.0.0.1:{master_port}",
+        master=master_address,
         weed=weed,
     )
     s3 = ManagedServer(
