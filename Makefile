@@ -8,12 +8,13 @@ STAMP := $(VENV)/.installed
 LINTED := $(wildcard src tests bench examples)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test lint typecheck unit conformance integration e2e venv clean
+.PHONY: bench help demo test lint typecheck unit conformance integration e2e venv clean
 
 help:
 	@echo "make demo   - a round trip on the embedded default store (a local folder), end to end"
 	@echo "make test   - lint, format check, type check and the whole test suite"
 	@echo "make unit | conformance | integration | e2e - one layer of the test suite"
+	@echo "make bench  - benchmarks (a 1 GiB object through the S3 adapter, with peak RSS)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,9 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	@$(PY) examples/demo.py
+
+bench: $(STAMP)
+	$(PY) bench/large_object.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
