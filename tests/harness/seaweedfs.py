@@ -28,7 +28,7 @@ class S3Endpoint:
     region: str = "us-east-1"
 
     def client(self, **overrides: Any) -> Any:
-        return boto3.client(
+        return boto3.session.Session().client(  # a session of its own: nothing cached from other tests' env
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=overrides.pop("access_key_id", self.access_key_id),

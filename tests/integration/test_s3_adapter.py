@@ -255,6 +255,37 @@ def test_the_aws_environment_chain_is_used(
     assert raw["Body"].read() == b"from the environment"
 
 
+def test_an_aws_profile_is_used(
+    s3_server: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "credentials").write_text(
+        f"[objstore-test]\naws_access_key_id = {s3_server.access_key_id}\n"
+        f"aws_secret_access_key = {s3_server.secret_access_key}\n"
+    )
+    (tmp_path / "config").write_text(
+        f"[profile objstore-test]\nregion = eu-west-3\nendpoint_url = {s3_server.endpoint_url}\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "objstore-test")
+    prefix = f"profile/{uuid.uuid4().hex}"
+    store = ObjectStorageFactory.from_url(f"s3://{s3_bucket}/{prefix}", addressing_style="path")
+    store.put_object("", "k", b"from a profile")
+    assert s3_server.client().get_object(Bucket=s3_bucket, Key=f"{prefix}/k")["Body"].read() == b"from a profile"
+    with pytest.raises(ConfigurationError, match="profile"):
+        ObjectStorageFactory.from_url(f"s3://{s3_bucket}", profile_name="no-such-profile")
+
+
+def test_a_batch_delete_reports_a_key_too_long_for_the_bucket(store: ObjectStorageService) -> None:
+    store.put_object("", "short", b"x")
+    too_long = "k" * (store.capabilities.max_key_bytes + 1)
+    result = store.delete_objects("", ["short", too_long])
+    assert list(result.deleted) == ["short"]
+    assert set(result.errors) == {too_long}
+
+
 def test_the_original_factory_signature(s3_server: Any, s3_bucket: str) -> None:
     store = ObjectStorageFactory.ObjectStorageServiceS3(
         s3_server.access_key_id,

@@ -419,13 +419,18 @@ class S3Adapter(IObjectStorageAdapter):
     # --- set-up ---------------------------------------------------------------------------------------------
 
     def _build_client(self) -> Any:
-        config = self.config
-        session = boto3.session.Session(profile_name=config.profile_name) if config.profile_name else None
         try:
-            if session is None:
-                session = boto3.session.Session()
+            return self._client_from_chain()
+        except ConfigurationError:
+            raise
         except botocore.exceptions.ProfileNotFound as exc:
             raise ConfigurationError(f"AWS profile not found: {exc}") from None
+        except (ValueError, botocore.exceptions.BotoCoreError) as exc:
+            raise ConfigurationError(f"cannot configure the S3 client: {exc}") from None
+
+    def _client_from_chain(self) -> Any:
+        config = self.config
+        session = boto3.session.Session(profile_name=config.profile_name)
         endpoint = config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         custom_endpoint = bool(endpoint)
         region = config.region_name or session.region_name or ("us-east-1" if custom_endpoint else None)
@@ -456,10 +461,7 @@ class S3Adapter(IObjectStorageAdapter):
                 aws_secret_access_key=config.secret_access_key,
                 aws_session_token=config.session_token,
             )
-        try:
-            return session.client("s3", **kwargs)
-        except (ValueError, botocore.exceptions.BotoCoreError) as exc:
-            raise ConfigurationError(f"cannot configure the S3 client: {exc}") from None
+        return session.client("s3", **kwargs)
 
     def _ensure_bucket(self) -> None:
         try:
@@ -960,7 +962,11 @@ class S3Adapter(IObjectStorageAdapter):
             batch.clear()
 
         for key in keys:
-            _, bucket_key = self._key(prefix, key)
+            try:
+                _, bucket_key = self._key(prefix, key)
+            except InvalidKey as exc:
+                errors[key] = exc
+                continue
             batch[bucket_key] = key
             if len(batch) >= DELETE_BATCH:
                 flush()
