@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import random
 import threading
@@ -34,8 +35,10 @@ from objstore import (
     Throttled,
     TransientError,
 )
-from objstore.adapters.s3 import S3Adapter, S3Config, _BodyReader, _in_key_order, translate_error
+from objstore.adapters.s3 import S3Adapter, S3Config, translate_error
+from objstore.domain.listing import in_key_order, page_in_name_order
 from objstore.domain.models import ObjectInfo
+from objstore.domain.streams import VerifyingReader
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
 
 
@@ -116,7 +119,7 @@ def _pages(entries: list[ObjectInfo], cuts: list[int]) -> Iterator[ObjectInfo]:
     """What _list_pages yields: pages cut anywhere, each page sorted by name."""
     bounds = sorted({0, len(entries), *[c % (len(entries) + 1) for c in cuts]})
     for first, last in itertools.pairwise(bounds):
-        yield from sorted(entries[first:last], key=lambda info: info.key.rstrip("/"))
+        yield from page_in_name_order(entries[first:last])
 
 
 names = st.text(alphabet="ab-./0_", min_size=1, max_size=4).filter(lambda n: "/" not in n)
@@ -133,7 +136,7 @@ def test_listing_order_is_restored_from_either_server_order(
 ) -> None:
     keys = [name + "/" if is_folder else name for name, is_folder in level.items()]
     order = sorted(keys, key=lambda k: k.rstrip("/")) if name_order else sorted(keys)
-    result = [info.key for info in _in_key_order(_pages(_level(order), cuts))]
+    result = [info.key for info in in_key_order(_pages(_level(order), cuts))]
     assert result == sorted(keys)
 
 
@@ -155,20 +158,31 @@ class FakeBody:
         self.closed = True
 
 
+def body_reader(body: FakeBody, length: int, sha256: str | None) -> VerifyingReader:
+    return VerifyingReader(
+        body.read,
+        body.close,
+        key="k",
+        length=length,
+        sha256=sha256,
+        translate=lambda exc: translate_error(exc, key="k"),
+    )
+
+
 def test_body_reader_checks_the_sha256_of_a_whole_read() -> None:
     data = b"x" * 100_000
-    good = _BodyReader(FakeBody(data), key="k", length=len(data), sha256=hashlib.sha256(data).hexdigest())
+    good = body_reader(FakeBody(data), len(data), hashlib.sha256(data).hexdigest())
     assert good.readall() == data
-    bad = _BodyReader(FakeBody(data), key="k", length=len(data), sha256=hashlib.sha256(b"other").hexdigest())
+    bad = body_reader(FakeBody(data), len(data), hashlib.sha256(b"other").hexdigest())
     with pytest.raises(IntegrityError):
         bad.readall()
 
 
 def test_body_reader_reports_a_cut_transfer() -> None:
-    short = _BodyReader(FakeBody(b"x" * 10), key="k", length=100, sha256=None)
+    short = body_reader(FakeBody(b"x" * 10), 100, None)
     with pytest.raises(TransientError, match="cut off after 10 of 100"):
         short.readall()
-    broken = _BodyReader(FakeBody(b"x" * 100, fail_after=50), key="k", length=100, sha256=None)
+    broken = body_reader(FakeBody(b"x" * 100, fail_after=50), 100, None)
     with pytest.raises(TransientError):
         broken.readall()
 
@@ -326,3 +340,48 @@ def test_ranges_of_a_random_object_match_slicing(moto_s3: Any) -> None:
         end = rng.choice([None, *range(-1100, 1100, 41)])
         with store.get_object_stream("", "r", start, end) as stream:
             assert stream.read() == content[start:end], (start, end)
+
+
+def test_upload_in_parts_bounds_parts_in_flight_and_keeps_order() -> None:
+    from objstore.domain.streams import upload_in_parts
+
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+    content = random.Random(9).randbytes(1000)
+
+    def send(number: int, data: bytes | bytearray) -> tuple[int, bytes]:
+        nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        threading.Event().wait(0.005)
+        with lock:
+            in_flight -= 1
+        return number, bytes(data)
+
+    source = io.BytesIO(content[30:])
+    sent = upload_in_parts(
+        source, content[:30], part_size=64, concurrency=3, send=send, key="k", max_parts=100, hash_content=True
+    )
+    assert [number for number, _ in sent.results] == list(range(1, len(sent.results) + 1))
+    assert b"".join(data for _, data in sent.results) == content
+    assert sent.size == len(content)
+    assert sent.sha256 == hashlib.sha256(content).hexdigest()
+    assert most <= 3
+
+
+def test_upload_in_parts_stops_at_the_first_failure() -> None:
+    from objstore.domain.streams import upload_in_parts
+
+    started = []
+
+    def send(number: int, data: bytes | bytearray) -> int:
+        started.append(number)
+        if number == 2:
+            raise TransientError("part 2 failed")
+        return number
+
+    with pytest.raises(TransientError, match="part 2"):
+        upload_in_parts(io.BytesIO(b"x" * 10_000), b"", part_size=10, concurrency=1, send=send, key="k")
+    assert max(started) <= 3

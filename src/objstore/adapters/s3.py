@@ -12,13 +12,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import heapq
 import http.client
 import io
 import os
-import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,8 +47,17 @@ from objstore.domain.errors import (
     TransientError,
 )
 from objstore.domain.keys import MAX_KEY_BYTES, join_key, normalize_prefix, prefix_of
+from objstore.domain.listing import in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
-from objstore.domain.streams import CHUNK_SIZE, resolve_range
+from objstore.domain.streams import (
+    CHUNK_SIZE,
+    VerifyingReader,
+    is_seekable,
+    prehash_sha256,
+    read_exactly,
+    resolve_range,
+    upload_in_parts,
+)
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
 from objstore.ports.storage import IObjectStorageAdapter
 
@@ -297,94 +304,8 @@ class _ProviderLoader(botocore.credentials.CredentialProvider):  # type: ignore[
         return self._credentials
 
 
-class _BodyReader(io.RawIOBase):
-    """An S3 response body as a raw stream: network errors become TransientError; full reads are verified."""
-
-    def __init__(self, body: Any, *, key: str, length: int, sha256: str | None) -> None:
-        super().__init__()
-        self._body = body
-        self._key = key
-        self._length = length
-        self._expected = sha256
-        self._digest = hashlib.sha256() if sha256 else None
-        self._read = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        try:
-            data = self._body.read(len(view))
-        except Exception as exc:
-            raise translate_error(exc, key=self._key) from exc
-        n = len(data)
-        if n == 0:
-            self._finish()
-            return 0
-        view[:n] = data
-        self._read += n
-        if self._digest is not None:
-            self._digest.update(data)
-        return n
-
-    def _finish(self) -> None:
-        if self._read != self._length:
-            raise TransientError(f"the transfer was cut off after {self._read} of {self._length} bytes", key=self._key)
-        if self._digest is not None and self._digest.hexdigest() != self._expected:
-            raise IntegrityError("the content read does not match its stored SHA-256", key=self._key)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
-
-
-def _in_key_order(entries: Iterator[ObjectInfo]) -> Iterator[ObjectInfo]:
-    """Restore S3's key order for the entries of one folder level, holding back only a few.
-
-    Across pages, stores list a level either in key order (``a-c`` before ``a/``: S3) or in name order (``a/``
-    before ``a-c``: stores with real folders); each page arrives sorted by name (``_list_pages``). In every
-    case each entry still to come has a key at least as large as the current entry's name (a key without its
-    trailing ``/``), so whatever is held with a key up to that name can be released. Only entries whose key
-    falls between a name and the next one are ever held.
-    """
-    held: list[tuple[str, int, ObjectInfo]] = []
-    for counter, entry in enumerate(entries):
-        heapq.heappush(held, (entry.key, counter, entry))
-        name = entry.key[:-1] if entry.is_prefix else entry.key
-        while held and held[0][0] <= name:
-            yield heapq.heappop(held)[2]
-    while held:
-        yield heapq.heappop(held)[2]
-
-
-def _read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
-    """Read up to ``size`` bytes into one buffer, tolerating short reads; fewer only at end of stream."""
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    filled = 0
-    while filled < size:
-        chunk = stream.read(size - filled)
-        if not chunk:
-            break
-        view[filled : filled + len(chunk)] = chunk
-        filled += len(chunk)
-    view.release()
-    if filled < size:
-        del buffer[filled:]  # shrinks in place, without a copy
-    return buffer
-
-
 def _md5_b64(data: bytes | bytearray) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
-
-
-def _seekable(stream: Any) -> bool:
-    try:
-        return bool(stream.seekable()) and callable(stream.tell)
-    except (AttributeError, OSError, ValueError):
-        return False
 
 
 class S3Adapter(IObjectStorageAdapter):
@@ -576,8 +497,14 @@ class S3Adapter(IObjectStorageAdapter):
         metadata = response.get("Metadata") or {}
         whole = header is None
         expected = metadata.get(SHA256_METADATA) if (whole and self.config.verify_sha256) else None
-        reader = _BodyReader(
-            response["Body"], key=relative, length=int(response.get("ContentLength", 0)), sha256=expected
+        body = response["Body"]
+        reader = VerifyingReader(
+            body.read,
+            body.close,
+            key=relative,
+            length=int(response.get("ContentLength", 0)),
+            sha256=expected,
+            translate=lambda exc: translate_error(exc, key=relative),
         )
         with io.BufferedReader(reader, buffer_size=CHUNK_SIZE) as buffered:
             yield buffered
@@ -612,7 +539,7 @@ class S3Adapter(IObjectStorageAdapter):
         if recursive and not self.config.hierarchical:
             yield from self._list_pages(bucket_prefix, delimiter=False, page_size=page_size)
             return
-        levels = [_in_key_order(self._list_pages(bucket_prefix, delimiter=True, page_size=page_size))]
+        levels = [in_key_order(self._list_pages(bucket_prefix, delimiter=True, page_size=page_size))]
         while levels:
             entry = next(levels[-1], None)
             if entry is None:
@@ -625,7 +552,7 @@ class S3Adapter(IObjectStorageAdapter):
                     yield entry
             else:
                 sub = f"{self._root}/{entry.key}" if self._root else entry.key
-                levels.append(_in_key_order(self._list_pages(sub, delimiter=True, page_size=page_size)))
+                levels.append(in_key_order(self._list_pages(sub, delimiter=True, page_size=page_size)))
 
     def _list_pages(self, bucket_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
         """ListObjectsV2 page by page, in the server's order; keys relative to the store's root."""
@@ -653,9 +580,7 @@ class S3Adapter(IObjectStorageAdapter):
                 relative = self._relative(item["Prefix"])
                 if self._addressable(relative.rstrip("/")):
                     entries.append(ObjectInfo(key=relative, is_prefix=True))
-            if delimiter:  # objects and prefixes come apart; put the page in name order (see _in_key_order)
-                entries.sort(key=lambda info: info.key.rstrip("/"))
-            yield from entries
+            yield from page_in_name_order(entries) if delimiter else entries
             token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
             if not token:
                 return
@@ -720,12 +645,12 @@ class S3Adapter(IObjectStorageAdapter):
         if_match: str | None = None,
     ) -> ObjectInfo:
         relative, bucket_key = self._key(prefix, key)
-        first = _read_exactly(stream, self.config.multipart_threshold)
+        first = read_exactly(stream, self.config.multipart_threshold)
         if len(first) < self.config.multipart_threshold:
             return self._put_single(relative, bucket_key, first, content_type, metadata, if_none_match, if_match)
         sha256 = None
-        if self.config.store_sha256 and _seekable(stream):
-            sha256 = self._prehash(stream, first)
+        if self.config.store_sha256 and is_seekable(stream):
+            sha256 = prehash_sha256(stream, first)
         return self._put_multipart(
             relative, bucket_key, first, stream, content_type, metadata, if_none_match, if_match, sha256
         )
@@ -772,15 +697,6 @@ class S3Adapter(IObjectStorageAdapter):
             metadata=dict(metadata or {}),
             checksum_sha256=sha256,
         )
-
-    def _prehash(self, stream: Any, first: bytes | bytearray) -> str:
-        """SHA-256 of a seekable source, read once ahead so it can be stored when the upload starts."""
-        digest = hashlib.sha256(first)
-        position = stream.tell()
-        while chunk := stream.read(CHUNK_SIZE):
-            digest.update(chunk)
-        stream.seek(position)
-        return digest.hexdigest()
 
     def _check_conditions_early(self, relative: str, if_none_match: str | None, if_match: str | None) -> None:
         """Fail before uploading gigabytes when the condition already fails (checked again on completion)."""
@@ -847,71 +763,30 @@ class S3Adapter(IObjectStorageAdapter):
     def _upload_parts(
         self, relative: str, bucket_key: str, upload_id: str, first: bytes | bytearray, stream: Any
     ) -> tuple[list[dict[str, Any]], int]:
-        """Upload parts in parallel with at most ``max_concurrency`` in flight (bounded memory)."""
-        chunk = self.config.multipart_chunksize
-        slots = threading.BoundedSemaphore(self.config.max_concurrency)
-        futures: dict[int, Future[str]] = {}
-        failed = threading.Event()
+        def send(number: int, data: bytes | bytearray) -> dict[str, Any]:
+            response = self._call(
+                relative,
+                lambda: self._client.upload_part(
+                    Bucket=self.config.bucket,
+                    Key=bucket_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data,
+                    ContentMD5=_md5_b64(data),
+                ),
+            )
+            return {"PartNumber": number, "ETag": response["ETag"]}
 
-        def send(number: int, data: bytes | bytearray) -> str:
-            try:
-                if failed.is_set():
-                    raise TransientError("the upload was aborted", key=relative)
-                response = self._call(
-                    relative,
-                    lambda: self._client.upload_part(
-                        Bucket=self.config.bucket,
-                        Key=bucket_key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=data,
-                        ContentMD5=_md5_b64(data),
-                    ),
-                )
-                return str(response["ETag"])
-            except BaseException:
-                failed.set()
-                raise
-            finally:
-                slots.release()
-
-        size = 0
-        number = 0
-        carry: bytes | bytearray | None = first
-        with ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="objstore-s3-part") as pool:
-            while True:
-                # A slot first, then the read: at most max_concurrency parts exist at any time.
-                slots.acquire()
-                if failed.is_set():
-                    slots.release()
-                    break
-                if number >= MAX_PARTS:
-                    slots.release()
-                    raise ConfigurationError(
-                        f"the object needs more than {MAX_PARTS} parts; raise multipart_chunksize", key=relative
-                    )
-                # Part sizes double every 1000 parts, so a stream of unknown length still fits in 10,000 parts.
-                part_size = chunk * (2 ** (number // 1000))
-                if carry is not None:
-                    data = carry if len(carry) >= part_size else carry + _read_exactly(stream, part_size - len(carry))
-                    carry = None
-                else:
-                    data = _read_exactly(stream, part_size)
-                if not data:
-                    slots.release()
-                    break
-                number += 1
-                size += len(data)
-                futures[number] = pool.submit(send, number, data)
-                ended = len(data) < part_size
-                del data
-                if ended:
-                    break
-        for future in futures.values():
-            error = future.exception()
-            if error is not None:
-                raise error
-        return [{"PartNumber": n, "ETag": futures[n].result()} for n in sorted(futures)], size
+        sent = upload_in_parts(
+            stream,
+            first,
+            part_size=self.config.multipart_chunksize,
+            concurrency=self.config.max_concurrency,
+            send=send,
+            key=relative,
+            max_parts=MAX_PARTS,
+        )
+        return sent.results, sent.size
 
     def _abort(self, relative: str, bucket_key: str, upload_id: str) -> None:
         # The original failure is what the caller needs; an abort that fails too leaves an orphan that

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
-from typing import IO, Any
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import IO, Any, Generic, TypeVar
+
+from objstore.domain.errors import ConfigurationError, IntegrityError, ObjectStorageError, TransientError
 
 __all__ = [
     "CHUNK_SIZE",
     "BufferReader",
     "HashingReader",
     "LimitedReader",
+    "UploadedParts",
+    "VerifyingReader",
+    "is_seekable",
     "iter_chunks",
+    "prehash_sha256",
+    "read_exactly",
     "resolve_range",
+    "upload_in_parts",
 ]
 
 CHUNK_SIZE = 1024 * 1024
+T = TypeVar("T")
 
 
 def resolve_range(start: int | None, end: int | None, size: int) -> tuple[int, int]:
@@ -116,3 +128,182 @@ class HashingReader:
         self.sha256.update(data)
         self.md5.update(data)
         return data
+
+
+def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
+    """Read up to ``size`` bytes into one buffer, tolerating short reads; fewer only at end of stream."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        chunk = stream.read(size - filled)
+        if not chunk:
+            break
+        view[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    view.release()
+    if filled < size:
+        del buffer[filled:]  # shrinks in place, without a copy
+    return buffer
+
+
+def is_seekable(stream: Any) -> bool:
+    """Whether a source can be read twice (a file, BytesIO), so its hash can be known before uploading it."""
+    try:
+        return bool(stream.seekable()) and callable(stream.tell)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def prehash_sha256(stream: Any, first: bytes | bytearray) -> str:
+    """SHA-256 of ``first`` plus the rest of a seekable stream, which is left where it was."""
+    digest = hashlib.sha256(first)
+    position = stream.tell()
+    while chunk := stream.read(CHUNK_SIZE):
+        digest.update(chunk)
+    stream.seek(position)
+    return digest.hexdigest()
+
+
+class VerifyingReader(io.RawIOBase):
+    """A provider's response body as a raw stream that checks what it delivered.
+
+    At the end of the body it checks the length (a shorter body is a cut-off transfer: ``TransientError``) and,
+    when a SHA-256 is expected, the content (``IntegrityError``). Errors raised while reading are translated by
+    ``translate``, so a dropped connection surfaces as a retryable ``TransientError``.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[int], bytes],
+        close: Callable[[], None],
+        *,
+        key: str,
+        length: int,
+        sha256: str | None,
+        translate: Callable[[Exception], ObjectStorageError],
+    ) -> None:
+        super().__init__()
+        self._read_body = read
+        self._close_body = close
+        self._key = key
+        self._length = length
+        self._expected = sha256
+        self._digest = hashlib.sha256() if sha256 else None
+        self._translate = translate
+        self._delivered = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._read_body(len(view))
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        n = len(data)
+        if n == 0:
+            self._finish()
+            return 0
+        view[:n] = data
+        self._delivered += n
+        if self._digest is not None:
+            self._digest.update(data)
+        return n
+
+    def _finish(self) -> None:
+        if self._delivered != self._length:
+            raise TransientError(
+                f"the transfer was cut off after {self._delivered} of {self._length} bytes", key=self._key
+            )
+        if self._digest is not None and self._digest.hexdigest() != self._expected:
+            raise IntegrityError("the content read does not match its stored SHA-256", key=self._key)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._close_body()
+        super().close()
+
+
+@dataclass(frozen=True)
+class UploadedParts(Generic[T]):
+    """What :func:`upload_in_parts` sent: each part's result in part order, the size, and the SHA-256."""
+
+    results: list[T]
+    size: int
+    sha256: str | None
+
+
+def upload_in_parts(
+    stream: IO[bytes] | Any,
+    first: bytes | bytearray,
+    *,
+    part_size: int,
+    concurrency: int,
+    send: Callable[[int, bytes | bytearray], T],
+    key: str,
+    max_parts: int = 10_000,
+    hash_content: bool = False,
+) -> UploadedParts[T]:
+    """Send a stream as numbered parts (from 1), ``concurrency`` at a time, in bounded memory.
+
+    A part is read only once a slot is free, so at most ``concurrency`` parts exist at any time: memory is
+    bounded by ``part_size`` x ``concurrency``. ``first`` (already read) starts part 1. Part sizes double every
+    ``max_parts // 10`` parts, so a stream of unknown length still fits in ``max_parts``. On the first failure no
+    new part is started and the failure is raised once the parts in flight end; the caller aborts the upload.
+    """
+    slots = threading.BoundedSemaphore(concurrency)
+    failed = threading.Event()
+    futures: dict[int, Future[T]] = {}
+    digest = hashlib.sha256() if hash_content else None
+
+    def run(number: int, data: bytes | bytearray) -> T:
+        try:
+            if failed.is_set():
+                raise TransientError("the upload was abandoned after another part failed", key=key)
+            return send(number, data)
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            slots.release()
+
+    size = 0
+    carry: bytes | bytearray | None = first
+    grow_every = max(1, max_parts // 10)
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="objstore-part") as pool:
+        while True:
+            slots.acquire()
+            if failed.is_set():
+                slots.release()
+                break
+            number = len(futures)
+            if number >= max_parts:
+                slots.release()
+                failed.set()
+                raise ConfigurationError(f"the object needs more than {max_parts} parts; raise the part size", key=key)
+            size_now = part_size * (2 ** (number // grow_every))
+            if carry is not None:
+                data = carry if len(carry) >= size_now else carry + read_exactly(stream, size_now - len(carry))
+                carry = None
+            else:
+                data = read_exactly(stream, size_now)
+            if not data and number > 0:
+                slots.release()
+                break
+            if digest is not None:
+                digest.update(data)
+            size += len(data)
+            futures[number + 1] = pool.submit(run, number + 1, data)
+            ended = len(data) < size_now
+            del data
+            if ended:
+                break
+    for future in futures.values():
+        error = future.exception()
+        if error is not None:
+            raise error
+    return UploadedParts(
+        [futures[n].result() for n in sorted(futures)], size, digest.hexdigest() if digest is not None else None
+    )
