@@ -30,3 +30,26 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 def s3_bucket(s3_server: object) -> str:
     """One bucket for the session; each test works under its own random base prefix."""
     return s3_server.make_bucket("objstore-tests")  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """fake-gcs-server (see tests/harness/gcs.py); yields its endpoint URL."""
+    try:
+        from tests.harness.gcs import start_fake_gcs
+
+        server, endpoint = start_fake_gcs(tmp_path_factory.mktemp("fake-gcs"))
+    except (ServerUnavailable, ImportError) as exc:
+        server_unavailable("fake-gcs-server", str(exc))
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_bucket(gcs_server: str) -> str:
+    from objstore.adapters.gcs import GCSAdapter
+
+    GCSAdapter("objstore-tests", endpoint=gcs_server, create_bucket=True).close()
+    return "objstore-tests"

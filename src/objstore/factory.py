@@ -114,6 +114,17 @@ register_provider(
 )
 
 
+register_provider(
+    ProviderSpec(
+        "gs",
+        "objstore.adapters.gcs:GCSAdapter",
+        "objstore.adapters.gcs:GCSConfig",
+        "gcs",
+        _parse_bucket_url,
+    )
+)
+
+
 def _load(spec: ProviderSpec, target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     try:
@@ -280,6 +291,30 @@ class ObjectStorageFactory:
             session_token=session_token,
             endpoint_url=endpoint_url,
             region_name=region_name,
+            **options,
+        )
+
+    @staticmethod
+    def ObjectStorageServiceGCP(
+        bucket_name: str,
+        base_prefix: str = "",
+        *,
+        service_account_path: str | None = None,
+        project_id: str | None = None,
+        endpoint: str | None = None,
+        **options: Any,
+    ) -> ObjectStorageService:
+        """A Google Cloud Storage store.
+
+        Credentials: a service-account key file, else Application Default Credentials, else (with an emulator
+        ``endpoint`` or ``STORAGE_EMULATOR_HOST``) anonymous. More options: ``objstore.adapters.gcs.GCSConfig``.
+        """
+        return ObjectStorageFactory.from_url(
+            f"gs://{bucket_name}",
+            base_prefix=base_prefix,
+            service_account_path=service_account_path,
+            project_id=project_id,
+            endpoint=endpoint,
             **options,
         )
 

@@ -96,3 +96,19 @@ def test_any_key_is_either_refused_or_safe(key: str) -> None:
     assert "\x00" not in key
     assert "\\" not in key
     assert len(key.encode("utf-8")) <= MAX_KEY_BYTES
+
+
+def test_prefixed_stream_gives_full_reads_from_a_short_reading_source() -> None:
+    import io
+
+    from objstore.domain.streams import PrefixedStream
+    from objstore.testing.conformance import ShortReadStream
+
+    content = bytes(range(256)) * 40
+    stream = PrefixedStream(content[:100], ShortReadStream(content[100:], most=7))
+    assert stream.read(50) == content[:50]
+    assert stream.read(1000) == content[50:1050]  # 50 from the head, then 950 gathered from 7-byte reads
+    assert stream.tell() == 1050
+    assert stream.read() == content[1050:]
+    assert stream.read(10) == b""
+    assert PrefixedStream(b"", io.BytesIO(b"")).read(5) == b""

@@ -46,7 +46,7 @@ from objstore.domain.errors import (
     Throttled,
     TransientError,
 )
-from objstore.domain.keys import MAX_KEY_BYTES, join_key, normalize_prefix, prefix_of
+from objstore.domain.keys import MAX_KEY_BYTES, is_valid_key, join_key, normalize_prefix, prefix_of
 from objstore.domain.listing import in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
@@ -567,7 +567,7 @@ class S3Adapter(IObjectStorageAdapter):
             entries = []
             for item in page.get("Contents", ()):
                 relative = self._relative(item["Key"])
-                if self._addressable(relative):
+                if is_valid_key(relative):
                     entries.append(
                         ObjectInfo(
                             key=relative,
@@ -578,7 +578,7 @@ class S3Adapter(IObjectStorageAdapter):
                     )
             for item in page.get("CommonPrefixes", ()):
                 relative = self._relative(item["Prefix"])
-                if self._addressable(relative.rstrip("/")):
+                if is_valid_key(relative.rstrip("/")):
                     entries.append(ObjectInfo(key=relative, is_prefix=True))
             yield from page_in_name_order(entries) if delimiter else entries
             token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
@@ -595,15 +595,6 @@ class S3Adapter(IObjectStorageAdapter):
             lambda: self._client.list_objects_v2(Bucket=self.config.bucket, Prefix=bucket_prefix, MaxKeys=1),
         )
         return bool(page.get("Contents"))
-
-    @staticmethod
-    def _addressable(relative: str) -> bool:
-        """Keys no objstore key can name (folder markers 'a/', 'a//b' written by other tools) are not listed."""
-        try:
-            join_key("", relative)
-        except InvalidKey:
-            return False
-        return True
 
     # --- writes ---------------------------------------------------------------------------------------------
 

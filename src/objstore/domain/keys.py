@@ -23,6 +23,7 @@ from objstore.domain.errors import InvalidKey, InvalidMetadata
 
 __all__ = [
     "MAX_KEY_BYTES",
+    "is_valid_key",
     "join_key",
     "normalize_prefix",
     "validate_key",
@@ -79,6 +80,11 @@ def validate_key(key: str) -> str:
     if reason is not None:
         raise InvalidKey(reason, key=_printable(key))
     return key
+
+
+def is_valid_key(key: object) -> bool:
+    """Whether ``key`` is acceptable (for filtering names other tools wrote, which no key can address)."""
+    return _why_invalid(key) is None
 
 
 def normalize_prefix(prefix: str | None) -> str:

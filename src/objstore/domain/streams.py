@@ -17,6 +17,7 @@ __all__ = [
     "BufferReader",
     "HashingReader",
     "LimitedReader",
+    "PrefixedStream",
     "UploadedParts",
     "VerifyingReader",
     "is_seekable",
@@ -128,6 +129,41 @@ class HashingReader:
         self.sha256.update(data)
         self.md5.update(data)
         return data
+
+
+class PrefixedStream:
+    """A stream whose first bytes were already read: serves them, then the rest of the source.
+
+    ``read(n)`` returns ``n`` bytes unless the source ends (upload clients take a short read for the end of the
+    stream). It counts what it delivered (``tell``), as resumable upload clients ask; it cannot seek.
+    """
+
+    def __init__(self, head: bytes | bytearray, rest: IO[bytes] | Any) -> None:
+        self._head = memoryview(head).toreadonly()
+        self._rest = rest
+        self._delivered = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self._delivered
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            take = len(self._head) if n is None or n < 0 else min(n, len(self._head))
+            chunk = bytes(self._head[:take])
+            self._head = self._head[take:]
+        elif n is None or n < 0:
+            chunk = b"".join(iter_chunks(self._rest))
+        else:
+            # Full reads: upload clients take a short read for the end of the stream, and pipes read short.
+            chunk = bytes(read_exactly(self._rest, n))
+        self._delivered += len(chunk)
+        return chunk
 
 
 def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
