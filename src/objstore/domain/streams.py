@@ -153,15 +153,17 @@ class PrefixedStream:
         return self._delivered
 
     def read(self, n: int = -1) -> bytes:
-        if self._head:
-            take = len(self._head) if n is None or n < 0 else min(n, len(self._head))
+        if n is None or n < 0:
+            chunk = bytes(self._head) + b"".join(iter_chunks(self._rest))
+            self._head = self._head[len(self._head) :]
+        else:
+            # Full reads, across the head and the rest: upload clients take a short read for the end of the
+            # stream, and pipes read short.
+            take = min(n, len(self._head))
             chunk = bytes(self._head[:take])
             self._head = self._head[take:]
-        elif n is None or n < 0:
-            chunk = b"".join(iter_chunks(self._rest))
-        else:
-            # Full reads: upload clients take a short read for the end of the stream, and pipes read short.
-            chunk = bytes(read_exactly(self._rest, n))
+            if take < n:
+                chunk += read_exactly(self._rest, n - take)
         self._delivered += len(chunk)
         return chunk
 
