@@ -53,3 +53,26 @@ def gcs_bucket(gcs_server: str) -> str:
 
     GCSAdapter("objstore-tests", endpoint=gcs_server, create_bucket=True).close()
     return "objstore-tests"
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's blob service (see tests/harness/azurite.py); yields a connection string for it."""
+    try:
+        from tests.harness.azurite import connection_string, start_azurite
+
+        server, endpoint = start_azurite(tmp_path_factory.mktemp("azurite"))
+    except (ServerUnavailable, ImportError) as exc:
+        server_unavailable("azurite", str(exc))
+    try:
+        yield connection_string(endpoint)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def azure_container(azurite: str) -> str:
+    from objstore.adapters.azure_blob import AzureBlobAdapter
+
+    AzureBlobAdapter("objstore-tests", connection_string=azurite, create_container=True).close()
+    return "objstore-tests"

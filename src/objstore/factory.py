@@ -90,17 +90,23 @@ register_provider(
 )
 
 
-def _parse_bucket_url(parts: SplitResult) -> dict[str, Any]:
-    """``s3://bucket/base/prefix`` (and gs://, az:// alike): the bucket, then the store's root inside it."""
-    if not parts.netloc:
-        raise ConfigurationError(f"a {parts.scheme}:// URL needs a bucket: {parts.scheme}://BUCKET/prefix")
-    if parts.username or parts.password:
-        raise ConfigurationError("credentials cannot be given in a store URL; use the environment")
-    options: dict[str, Any] = {"bucket": unquote(parts.netloc)}
-    base_prefix = unquote(parts.path).strip("/")
-    if base_prefix:
-        options["base_prefix"] = base_prefix
-    return options
+def _bucket_url(field_name: str) -> UrlParser:
+    """``s3://bucket/base/prefix`` (gs://, az:// alike): the bucket or container, then the root inside it."""
+
+    def parse(parts: SplitResult) -> dict[str, Any]:
+        if not parts.netloc:
+            raise ConfigurationError(
+                f"a {parts.scheme}:// URL needs a {field_name}: {parts.scheme}://{field_name.upper()}/prefix"
+            )
+        if parts.username or parts.password:
+            raise ConfigurationError("credentials cannot be given in a store URL; use the environment")
+        options: dict[str, Any] = {field_name: unquote(parts.netloc)}
+        base_prefix = unquote(parts.path).strip("/")
+        if base_prefix:
+            options["base_prefix"] = base_prefix
+        return options
+
+    return parse
 
 
 register_provider(
@@ -109,7 +115,7 @@ register_provider(
         "objstore.adapters.s3:S3Adapter",
         "objstore.adapters.s3:S3Config",
         "s3",
-        _parse_bucket_url,
+        _bucket_url("bucket"),
     )
 )
 
@@ -120,7 +126,18 @@ register_provider(
         "objstore.adapters.gcs:GCSAdapter",
         "objstore.adapters.gcs:GCSConfig",
         "gcs",
-        _parse_bucket_url,
+        _bucket_url("bucket"),
+    )
+)
+
+
+register_provider(
+    ProviderSpec(
+        "az",
+        "objstore.adapters.azure_blob:AzureBlobAdapter",
+        "objstore.adapters.azure_blob:AzureBlobConfig",
+        "azure",
+        _bucket_url("container"),
     )
 )
 
@@ -315,6 +332,35 @@ class ObjectStorageFactory:
             service_account_path=service_account_path,
             project_id=project_id,
             endpoint=endpoint,
+            **options,
+        )
+
+    @staticmethod
+    def ObjectStorageServiceAzure(
+        container_name: str,
+        base_prefix: str = "",
+        *,
+        connection_string: str | None = None,
+        account_url: str | None = None,
+        account_name: str | None = None,
+        account_key: str | None = None,
+        sas_token: str | None = None,
+        credential: Any = None,
+        **options: Any,
+    ) -> ObjectStorageService:
+        """An Azure Blob Storage store; ``AZURE_STORAGE_CONNECTION_STRING`` when no credentials are given.
+
+        More options: ``objstore.adapters.azure_blob.AzureBlobConfig``.
+        """
+        return ObjectStorageFactory.from_url(
+            f"az://{container_name}",
+            base_prefix=base_prefix,
+            connection_string=connection_string,
+            account_url=account_url,
+            account_name=account_name,
+            account_key=account_key,
+            sas_token=sas_token,
+            credential=credential,
             **options,
         )
 

@@ -15,6 +15,7 @@ from objstore.domain.errors import ConfigurationError, IntegrityError, ObjectSto
 __all__ = [
     "CHUNK_SIZE",
     "BufferReader",
+    "ChunkIteratorReader",
     "HashingReader",
     "LimitedReader",
     "PrefixedStream",
@@ -168,6 +169,25 @@ class PrefixedStream:
         return chunk
 
 
+class ChunkIteratorReader:
+    """``read(n)`` over an iterator of byte chunks (an SDK's chunked download), holding one chunk at a time."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._current = memoryview(b"")
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._current:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return b""
+            self._current = memoryview(chunk)
+        take = len(self._current) if n is None or n < 0 else min(n, len(self._current))
+        data = bytes(self._current[:take])
+        self._current = self._current[take:]
+        return data
+
+
 def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
     """Read up to ``size`` bytes into one buffer, tolerating short reads; fewer only at end of stream."""
     buffer = bytearray(size)
@@ -283,6 +303,7 @@ def upload_in_parts(
     key: str,
     max_parts: int = 10_000,
     hash_content: bool = False,
+    as_bytes: bool = False,
 ) -> UploadedParts[T]:
     """Send a stream as numbered parts (from 1), ``concurrency`` at a time, in bounded memory.
 
@@ -290,6 +311,7 @@ def upload_in_parts(
     bounded by ``part_size`` x ``concurrency``. ``first`` (already read) starts part 1. Part sizes double every
     ``max_parts // 10`` parts, so a stream of unknown length still fits in ``max_parts``. On the first failure no
     new part is started and the failure is raised once the parts in flight end; the caller aborts the upload.
+    ``as_bytes`` hands parts over as ``bytes`` (converted here, one part at a time) for SDKs that need them.
     """
     slots = threading.BoundedSemaphore(concurrency)
     failed = threading.Event()
@@ -332,6 +354,8 @@ def upload_in_parts(
                 break
             if digest is not None:
                 digest.update(data)
+            if as_bytes and not isinstance(data, bytes):
+                data = bytes(data)
             size += len(data)
             futures[number + 1] = pool.submit(run, number + 1, data)
             ended = len(data) < size_now

@@ -1,0 +1,657 @@
+"""AzureBlobAdapter: Azure Blob Storage through azure-storage-blob.
+
+Listings page by page (flat and by delimiter), ranged streaming reads locked to one etag, block uploads above a
+threshold with blocks staged in parallel (memory bounded by block size x concurrency) and committed with the
+content's SHA-256 in the metadata, etag conditions, server-side copy, batch delete, SAS share URLs, an access tier
+on every put, container creation on request.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import os
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from typing import IO, Any, BinaryIO, TypeVar
+
+try:
+    from azure.core import MatchConditions
+    from azure.core import exceptions as azure_exceptions
+    from azure.storage.blob import (
+        BlobPrefix,
+        BlobSasPermissions,
+        BlobServiceClient,
+        ContentSettings,
+        StandardBlobTier,
+        generate_blob_sas,
+    )
+except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
+    raise ModuleNotFoundError(str(exc), name="azure.storage.blob") from exc
+
+from objstore.domain.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    IntegrityError,
+    InvalidKey,
+    InvalidMetadata,
+    NotSupported,
+    ObjectAlreadyExists,
+    ObjectNotFound,
+    ObjectStorageError,
+    PermissionDenied,
+    PreconditionFailed,
+    Throttled,
+    TransientError,
+)
+from objstore.domain.keys import MAX_KEY_BYTES, is_valid_key, join_key, normalize_prefix, prefix_of
+from objstore.domain.listing import in_key_order, page_in_name_order
+from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.streams import (
+    CHUNK_SIZE,
+    ChunkIteratorReader,
+    VerifyingReader,
+    read_exactly,
+    resolve_range,
+    upload_in_parts,
+)
+from objstore.ports.storage import IObjectStorageAdapter
+
+__all__ = ["AzureBlobAdapter", "AzureBlobConfig"]
+
+MiB = 1024 * 1024
+SHA256_METADATA = "objstore_sha256"
+SECRET = {"secret": True}
+MAX_BLOCKS = 50_000
+DELETE_BATCH = 256  # the Blob Batch API's limit per request
+TIERS = {"hot": "Hot", "cool": "Cool", "cold": "Cold", "archive": "Archive"}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AzureBlobConfig:
+    """Options of the Azure Blob Storage store.
+
+    Credentials, first found wins: ``connection_string``; ``account_key`` (with ``account_name`` or
+    ``account_url``); ``sas_token``; ``credential`` (any azure-identity credential); then the environment:
+    ``AZURE_STORAGE_CONNECTION_STRING``, ``AZURE_STORAGE_ACCOUNT`` with ``AZURE_STORAGE_KEY`` or
+    ``AZURE_STORAGE_SAS_TOKEN`` (the az CLI's names).
+
+    Attributes:
+        container: The container (``az://CONTAINER/prefix``).
+        base_prefix: The folder inside the container that is the store's root.
+        connection_string: A storage connection string.
+        account_url: ``https://<account>.blob.core.windows.net`` (or an emulator's URL).
+        account_name: The storage account, when no URL is given.
+        account_key: The account's shared key (lets objstore make SAS links).
+        sas_token: A SAS token (without or with the leading ``?``).
+        credential: A token credential object (e.g. azure-identity's ``DefaultAzureCredential()``).
+        access_tier: ``hot``, ``cool``, ``cold`` or ``archive``, set on every put (default: the account's).
+        block_threshold: Objects at least this large are uploaded as staged blocks.
+        block_size: Block size; memory is bounded by block size x max_concurrency.
+        max_concurrency: Blocks staged at once.
+        download_chunk_size: Bytes per download request. azure-storage-blob holds about eleven times this at
+            its peak while streaming, so it stays small: 2 MiB keeps a read of any size near 22 MiB.
+        store_sha256: Keep a SHA-256 of the content as metadata.
+        verify_sha256: Check it on whole reads (``IntegrityError``).
+        create_container: Create the container if it does not exist.
+        copy_timeout: Seconds to wait for a server-side copy to finish.
+        max_attempts: Attempts per request by the SDK (throttling, transient errors, dropped connections).
+        connection_timeout: Seconds to wait for a connection.
+    """
+
+    container: str
+    base_prefix: str = ""
+    connection_string: str | None = field(default=None, repr=False, metadata=SECRET)
+    account_url: str | None = None
+    account_name: str | None = None
+    account_key: str | None = field(default=None, repr=False, metadata=SECRET)
+    sas_token: str | None = field(default=None, repr=False, metadata=SECRET)
+    credential: Any = field(default=None, repr=False, metadata=SECRET)
+    access_tier: str | None = None
+    block_threshold: int = 8 * MiB
+    block_size: int = 8 * MiB
+    max_concurrency: int = 8
+    download_chunk_size: int = 2 * MiB
+    store_sha256: bool = True
+    verify_sha256: bool = True
+    create_container: bool = False
+    copy_timeout: float = 600.0
+    max_attempts: int = 3
+    connection_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.container:
+            raise ConfigurationError("the Azure store needs a container (az://CONTAINER/prefix)")
+        if self.access_tier is not None and self.access_tier.lower() not in TIERS:
+            raise ConfigurationError(f"access_tier must be one of {', '.join(TIERS)}, not {self.access_tier!r}")
+        if min(self.block_size, self.block_threshold, self.max_concurrency, self.download_chunk_size) < 1:
+            raise ConfigurationError(
+                "block_size, block_threshold, max_concurrency and download_chunk_size must be positive"
+            )
+
+
+_CODE_TABLE: dict[str, type[ObjectStorageError]] = {
+    "BlobNotFound": ObjectNotFound,
+    "ResourceNotFound": ObjectNotFound,
+    "ContainerNotFound": ConfigurationError,
+    "BlobAlreadyExists": ObjectAlreadyExists,
+    "ConditionNotMet": PreconditionFailed,
+    "TargetConditionNotMet": PreconditionFailed,
+    "AuthenticationFailed": AuthenticationError,
+    "InvalidAuthenticationInfo": AuthenticationError,
+    "AuthorizationFailure": PermissionDenied,
+    "AuthorizationPermissionMismatch": PermissionDenied,
+    "InsufficientAccountPermissions": PermissionDenied,
+    "ServerBusy": Throttled,
+    "OperationTimedOut": TransientError,
+    "InternalError": TransientError,
+    "Md5Mismatch": IntegrityError,
+    "Crc64Mismatch": IntegrityError,
+    "InvalidMetadata": InvalidMetadata,
+    "InvalidResourceName": InvalidKey,
+    "OutOfRangeInput": InvalidKey,
+    "BlobArchived": NotSupported,
+    "FeatureNotSupportedByEmulator": NotSupported,
+}
+_STATUS_TABLE: dict[int, type[ObjectStorageError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: ObjectNotFound,
+    409: ObjectAlreadyExists,
+    412: PreconditionFailed,
+    429: Throttled,
+    500: TransientError,
+    502: TransientError,
+    503: Throttled,
+    504: TransientError,
+}
+
+
+def translate_error(exc: BaseException, *, key: str | None, conditional_create: bool = False) -> ObjectStorageError:
+    """Translate an azure-core / azure-storage-blob exception into the objstore hierarchy."""
+    if isinstance(exc, ObjectStorageError):
+        return exc
+    if isinstance(exc, azure_exceptions.HttpResponseError):
+        raw_code = getattr(exc, "error_code", None)
+        code = str(getattr(raw_code, "value", raw_code) or "")
+        status = exc.status_code
+        cls = _CODE_TABLE.get(code) or _STATUS_TABLE.get(status or 0) or ObjectStorageError
+        if cls is ObjectStorageError and (status or 0) >= 500:
+            cls = TransientError
+        if cls is PreconditionFailed and conditional_create:
+            cls = ObjectAlreadyExists
+        message = (exc.reason or code or "Azure error").strip()
+        if code == "ContainerNotFound":
+            message = "the container does not exist"
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None) or {}
+        retry_after = headers.get("retry-after") if headers else None
+        return cls(
+            f"{message} ({code or status})",
+            key=key,
+            status=status,
+            request_id=headers.get("x-ms-request-id") if headers else None,
+            retry_after=float(retry_after) if retry_after and str(retry_after).isdigit() else None,
+        )
+    if isinstance(exc, azure_exceptions.ClientAuthenticationError):
+        return AuthenticationError(f"Azure refused the credentials: {exc}", key=key)
+    if isinstance(exc, azure_exceptions.ServiceRequestError | azure_exceptions.ServiceResponseError):
+        return TransientError(f"network error talking to Azure: {type(exc).__name__}: {exc}", key=key)
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return TransientError(f"network error talking to Azure: {exc}", key=key)
+    return ObjectStorageError(f"unexpected {type(exc).__name__}: {exc}", key=key)
+
+
+def _unquote(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else None
+
+
+class AzureBlobAdapter(IObjectStorageAdapter):
+    """An Azure container (and optional base prefix) as a store.
+
+    Args:
+        config: An :class:`AzureBlobConfig`, or the container name followed by config fields as keywords.
+    """
+
+    name = "azure"
+
+    def __init__(self, config: AzureBlobConfig | str, **options: Any) -> None:
+        if isinstance(config, str):
+            try:
+                config = AzureBlobConfig(config, **options)
+            except TypeError as exc:
+                raise ConfigurationError(f"Azure store: {exc}") from None
+        elif options:
+            raise ConfigurationError(f"unexpected options with an AzureBlobConfig: {sorted(options)}")
+        self.config = config
+        self._root = normalize_prefix(config.base_prefix)
+        self._max_key_bytes = MAX_KEY_BYTES - (len(self._root.encode("utf-8")) + 1 if self._root else 0)
+        self._service, self._account_key = self._build_client()
+        self._container = self._service.get_container_client(config.container)
+        self._tier = StandardBlobTier(TIERS[config.access_tier.lower()]) if config.access_tier else None
+        if config.create_container:
+            self._ensure_container()
+
+    # --- set-up ---------------------------------------------------------------------------------------------
+
+    def _build_client(self) -> tuple[Any, str | None]:
+        config = self.config
+        env = os.environ
+        sizes: dict[str, Any] = {
+            "max_single_put_size": config.block_threshold,
+            "max_block_size": config.block_size,
+            "max_single_get_size": config.download_chunk_size,
+            "max_chunk_get_size": config.download_chunk_size,
+            "retry_total": max(0, config.max_attempts - 1),
+            "connection_timeout": config.connection_timeout,
+        }
+        connection_string = config.connection_string
+        if not any((connection_string, config.account_key, config.sas_token, config.credential)):
+            connection_string = env.get("AZURE_STORAGE_CONNECTION_STRING")
+        account_url = config.account_url
+        account_name = config.account_name or env.get("AZURE_STORAGE_ACCOUNT")
+        if not account_url and account_name:
+            account_url = f"https://{account_name}.blob.core.windows.net"
+        try:
+            if connection_string:
+                client = BlobServiceClient.from_connection_string(connection_string, **sizes)
+                return client, _connection_string_key(connection_string)
+            if not account_url:
+                raise ConfigurationError(
+                    "no Azure account: set AZURE_STORAGE_CONNECTION_STRING, or give connection_string, "
+                    "account_url or account_name"
+                )
+            account_key = config.account_key or (
+                None if (config.sas_token or config.credential) else env.get("AZURE_STORAGE_KEY")
+            )
+            sas = config.sas_token or (
+                None if (account_key or config.credential) else env.get("AZURE_STORAGE_SAS_TOKEN")
+            )
+            credential: Any
+            if account_key:
+                name = account_name or _account_from_url(account_url)
+                credential = {"account_name": name, "account_key": account_key}
+            elif sas:
+                credential = sas.lstrip("?")
+            elif config.credential is not None:
+                credential = config.credential
+            else:
+                raise ConfigurationError(
+                    "no Azure credentials: give account_key, sas_token or credential, or set "
+                    "AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN"
+                )
+            return BlobServiceClient(account_url, credential=credential, **sizes), account_key
+        except ConfigurationError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(f"cannot configure the Azure client: {exc}") from None
+
+    def _ensure_container(self) -> None:
+        with contextlib.suppress(ObjectAlreadyExists):
+            self._call(None, self._container.create_container)
+
+    def close(self) -> None:
+        self._service.close()
+
+    def __repr__(self) -> str:
+        where = f"az://{self.config.container}/{self._root}".rstrip("/")
+        return f"AzureBlobAdapter({where!r}, account={self._service.account_name!r})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            server_side_copy=True,
+            native_batch_delete=True,
+            presigned_urls=self._account_key is not None,
+            checksum_sha256=self.config.store_sha256,
+            max_key_bytes=self._max_key_bytes,
+        )
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    def _key(self, prefix: str, key: str) -> tuple[str, str]:
+        relative = join_key(prefix, key)
+        if len(relative.encode("utf-8")) > self._max_key_bytes:
+            raise InvalidKey(
+                f"the key is longer than the {self._max_key_bytes} bytes left beside the base prefix", key=relative
+            )
+        return relative, f"{self._root}/{relative}" if self._root else relative
+
+    def _relative(self, name: str) -> str:
+        return name[len(self._root) + 1 :] if self._root else name
+
+    @staticmethod
+    def _call(key: str | None, operation: Callable[[], T], *, conditional_create: bool = False) -> T:
+        try:
+            return operation()
+        except Exception as exc:
+            raise translate_error(exc, key=key, conditional_create=conditional_create) from exc
+
+    def _info(self, properties: Any, *, full: bool) -> ObjectInfo:
+        metadata = dict(properties.metadata or {}) if full else {}
+        sha256 = metadata.pop(SHA256_METADATA, None)
+        settings = getattr(properties, "content_settings", None)
+        return ObjectInfo(
+            key=self._relative(properties.name),
+            size=int(properties.size or 0),
+            etag=_unquote(properties.etag),
+            last_modified=properties.last_modified,
+            content_type=settings.content_type if (full and settings) else None,
+            metadata=metadata,
+            checksum_sha256=sha256,
+        )
+
+    @staticmethod
+    def _conditions(if_none_match: str | None, if_match: str | None) -> dict[str, Any]:
+        if if_none_match:
+            return {"etag": "*", "match_condition": MatchConditions.IfMissing}
+        if if_match:
+            return {"etag": f'"{if_match}"', "match_condition": MatchConditions.IfNotModified}
+        return {}
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def head_object(self, prefix: str, key: str) -> ObjectInfo:
+        relative, name = self._key(prefix, key)
+        blob = self._container.get_blob_client(name)
+        return self._info(self._call(relative, blob.get_blob_properties), full=True)
+
+    @contextmanager
+    def get_object_stream(
+        self, prefix: str, key: str, start: int | None = None, end: int | None = None
+    ) -> Generator[BinaryIO, None, None]:
+        relative, name = self._key(prefix, key)
+        blob = self._container.get_blob_client(name)
+        offset: int | None = None
+        length: int | None = None
+        if (start or 0) < 0 or (end is not None and end < 0):  # counted from the end: needs the size
+            first, stop = resolve_range(start, end, self.head_object(prefix, key).size)
+            offset, length = first, stop - first
+        elif start or end is not None:
+            offset = start or 0
+            length = None if end is None else max(0, end - offset)
+        if length == 0:
+            self.head_object(prefix, key)  # the object must exist, even for an empty slice
+            yield io.BytesIO(b"")
+            return
+        try:
+            downloader = self._call(relative, lambda: blob.download_blob(offset=offset, length=length))
+        except ObjectStorageError as exc:
+            if exc.status == 416:  # past the end, or an empty object: the slice is empty
+                yield io.BytesIO(b"")
+                return
+            raise
+        properties = downloader.properties
+        expected = None
+        if offset is None and self.config.verify_sha256:
+            expected = (properties.metadata or {}).get(SHA256_METADATA)
+
+        def translate(exc: Exception) -> ObjectStorageError:
+            error = translate_error(exc, key=relative)
+            if isinstance(error, PreconditionFailed):  # the SDK locks later chunks to the first one's etag
+                return TransientError("the object was replaced while it was being read", key=relative)
+            return error
+
+        verifying = VerifyingReader(
+            ChunkIteratorReader(downloader.chunks()).read,
+            lambda: None,
+            key=relative,
+            length=int(downloader.size),
+            sha256=expected,
+            translate=translate,
+        )
+        with io.BufferedReader(verifying, buffer_size=CHUNK_SIZE) as buffered:
+            yield buffered
+
+    def iter_objects(
+        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        folder = prefix_of(join_key("", prefix)) if prefix else ""
+        name_prefix = f"{self._root}/{folder}" if self._root else folder
+        pages = self._pages(name_prefix, delimiter=not recursive, page_size=page_size)
+        yield from pages if recursive else in_key_order(pages)
+
+    def _pages(self, name_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
+        label = self._relative(name_prefix) or None
+        if delimiter:
+            listing = self._container.walk_blobs(
+                name_starts_with=name_prefix or None, delimiter="/", results_per_page=page_size
+            )
+        else:
+            listing = self._container.list_blobs(name_starts_with=name_prefix or None, results_per_page=page_size)
+        pages = iter(self._call(label, listing.by_page))
+        while True:
+            page = self._call(label, lambda: next(pages, None))
+            if page is None:
+                return
+            items = self._call(label, lambda: list(page))  # noqa: B023 - called at once, in this iteration
+            entries = []
+            for item in items:
+                if isinstance(item, BlobPrefix):
+                    relative = self._relative(item.name)
+                    if is_valid_key(relative.rstrip("/")):
+                        entries.append(ObjectInfo(key=relative, is_prefix=True))
+                else:
+                    info = self._info(item, full=False)
+                    if is_valid_key(info.key):
+                        entries.append(info)
+            yield from page_in_name_order(entries) if delimiter else entries
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def put_object_stream(
+        self,
+        prefix: str,
+        key: str,
+        stream: IO[bytes] | BinaryIO | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        relative, name = self._key(prefix, key)
+        blob = self._container.get_blob_client(name)
+        conditions = self._conditions(if_none_match, if_match)
+        settings = ContentSettings(content_type=content_type) if content_type else None
+        first = read_exactly(stream, self.config.block_threshold)
+        if len(first) < self.config.block_threshold:
+            data = bytes(first)
+            user = dict(metadata or {})
+            if self.config.store_sha256:
+                user[SHA256_METADATA] = hashlib.sha256(data).hexdigest()
+            # Create-only is overwrite=False here (the SDK sends If-None-Match: * itself).
+            single_conditions = {} if if_none_match else conditions
+            response = self._call(
+                relative,
+                lambda: blob.upload_blob(
+                    data,
+                    overwrite=not if_none_match,
+                    metadata=user,
+                    content_settings=settings,
+                    standard_blob_tier=self._tier,
+                    **single_conditions,
+                ),
+                conditional_create=bool(if_none_match),
+            )
+            return self._written(relative, response, len(data), content_type, metadata, user.get(SHA256_METADATA))
+        self._check_conditions_early(relative, prefix, key, if_none_match, if_match)
+        upload_id = uuid.uuid4().hex[:12]  # blocks of concurrent uploads to one name never mix
+
+        def stage(number: int, part: bytes | bytearray) -> str:
+            block_id = base64.b64encode(f"{upload_id}-{number:06d}".encode()).decode()
+            self._call(relative, lambda: blob.stage_block(block_id, part, validate_content=True))
+            return block_id
+
+        sent = upload_in_parts(
+            stream,
+            first,
+            part_size=self.config.block_size,
+            concurrency=self.config.max_concurrency,
+            send=stage,
+            key=relative,
+            max_parts=MAX_BLOCKS,
+            hash_content=self.config.store_sha256,
+            as_bytes=True,  # the SDK checks each block's MD5 only on bytes
+        )
+        user = dict(metadata or {})
+        if sent.sha256:
+            user[SHA256_METADATA] = sent.sha256
+        # Metadata is committed with the block list, so the SHA-256 of a pipe is kept too.
+        response = self._call(
+            relative,
+            lambda: blob.commit_block_list(
+                sent.results, metadata=user, content_settings=settings, standard_blob_tier=self._tier, **conditions
+            ),
+            conditional_create=bool(if_none_match),
+        )
+        return self._written(relative, response, sent.size, content_type, metadata, sent.sha256)
+
+    @staticmethod
+    def _written(
+        relative: str,
+        response: Mapping[str, Any],
+        size: int,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        sha256: str | None,
+    ) -> ObjectInfo:
+        return ObjectInfo(
+            key=relative,
+            size=size,
+            etag=_unquote(response.get("etag")),
+            last_modified=response.get("last_modified"),
+            content_type=content_type,
+            metadata=dict(metadata or {}),
+            checksum_sha256=sha256,
+        )
+
+    def _check_conditions_early(
+        self, relative: str, prefix: str, key: str, if_none_match: str | None, if_match: str | None
+    ) -> None:
+        """Fail before staging gigabytes when the condition already fails (checked again at commit)."""
+        if not (if_none_match or if_match):
+            return
+        try:
+            current = self.head_object(prefix, key)
+        except ObjectNotFound:
+            if if_match:
+                raise PreconditionFailed("the object is gone", key=relative) from None
+            return
+        if if_none_match:
+            raise ObjectAlreadyExists("the object already exists", key=relative)
+        if current.etag != if_match:
+            raise PreconditionFailed("the object changed (etag differs)", key=relative)
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        relative, name = self._key(prefix, key)
+        self._call(relative, self._container.get_blob_client(name).delete_blob)
+
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        deleted: list[str] = []
+        errors: dict[str, ObjectStorageError] = {}
+        batch: dict[str, str] = {}
+
+        def flush() -> None:
+            if not batch:
+                return
+            names = list(batch)
+            try:
+                responses = self._call(
+                    None, lambda: list(self._container.delete_blobs(*names, raise_on_any_failure=False))
+                )
+            except ObjectStorageError as exc:
+                for given in batch.values():
+                    errors[given] = exc
+                batch.clear()
+                return
+            for name, response in zip(names, responses, strict=True):
+                given = batch[name]
+                status = int(getattr(response, "status_code", 0) or 0)
+                if status < 300 or status == 404:  # absent counts as deleted
+                    deleted.append(given)
+                else:
+                    cls = _STATUS_TABLE.get(status, TransientError if status >= 500 else ObjectStorageError)
+                    errors[given] = cls(f"the batch delete answered {status}", key=self._relative(name), status=status)
+            batch.clear()
+
+        for key in keys:
+            try:
+                _, name = self._key(prefix, key)
+            except InvalidKey as exc:
+                errors[key] = exc
+                continue
+            batch[name] = key
+            if len(batch) >= DELETE_BATCH:
+                flush()
+        flush()
+        return DeleteResult(tuple(deleted), errors)
+
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        src_relative, src_name = self._key(src_prefix, src_key)
+        _, dst_name = self._key(dst_prefix, dst_key)
+        self.head_object(src_prefix, src_key)
+        if src_name == dst_name:
+            return
+        source = self._container.get_blob_client(src_name)
+        target = self._container.get_blob_client(dst_name)
+        self._call(src_relative, lambda: target.start_copy_from_url(source.url))
+        deadline = time.monotonic() + self.config.copy_timeout
+        delay = 0.05
+        while True:
+            copy = self._call(src_relative, target.get_blob_properties).copy
+            if copy.status in (None, "success"):
+                return
+            if copy.status in ("failed", "aborted"):
+                raise TransientError(f"the server-side copy {copy.status}: {copy.status_description}", key=src_relative)
+            if time.monotonic() > deadline:
+                self._call(src_relative, partial(target.abort_copy, copy.id))
+                raise TransientError(
+                    f"the server-side copy took longer than {self.config.copy_timeout:.0f}s", key=src_relative
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    # --- links ----------------------------------------------------------------------------------------------
+
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
+        relative, name = self._key(prefix, key)
+        if self._account_key is None:
+            raise NotSupported("SAS links need the account key (a connection string or account_key)", key=relative)
+        permission = BlobSasPermissions(read=True) if method == "GET" else BlobSasPermissions(create=True, write=True)
+        token = generate_blob_sas(
+            account_name=self._service.account_name,
+            container_name=self.config.container,
+            blob_name=name,
+            account_key=self._account_key,
+            permission=permission,
+            expiry=datetime.now(timezone.utc) + timedelta(seconds=expires_in),
+            start=datetime.now(timezone.utc) - timedelta(minutes=5),
+        )
+        return f"{self._container.get_blob_client(name).url}?{token}"
+
+
+def _connection_string_key(connection_string: str) -> str | None:
+    for part in connection_string.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "accountkey" and value:
+            return value.strip()
+    return None
+
+
+def _account_from_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host.endswith(".blob.core.windows.net"):
+        return host.split(".", 1)[0]
+    return parts.path.strip("/").split("/", 1)[0]  # emulator style: http://127.0.0.1:10000/<account>
