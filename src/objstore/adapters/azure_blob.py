@@ -51,7 +51,7 @@ from objstore.domain.errors import (
     Throttled,
     TransientError,
 )
-from objstore.domain.keys import MAX_KEY_BYTES, is_valid_key, join_key, normalize_prefix, prefix_of
+from objstore.domain.keys import StoreRoot, is_valid_key
 from objstore.domain.listing import in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
@@ -62,7 +62,7 @@ from objstore.domain.streams import (
     resolve_range,
     upload_in_parts,
 )
-from objstore.ports.storage import IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, build_config
 
 __all__ = ["AzureBlobAdapter", "AzureBlobConfig"]
 
@@ -224,16 +224,9 @@ class AzureBlobAdapter(IObjectStorageAdapter):
     name = "azure"
 
     def __init__(self, config: AzureBlobConfig | str, **options: Any) -> None:
-        if isinstance(config, str):
-            try:
-                config = AzureBlobConfig(config, **options)
-            except TypeError as exc:
-                raise ConfigurationError(f"Azure store: {exc}") from None
-        elif options:
-            raise ConfigurationError(f"unexpected options with an AzureBlobConfig: {sorted(options)}")
+        config = build_config(AzureBlobConfig, config, options, "Azure")
         self.config = config
-        self._root = normalize_prefix(config.base_prefix)
-        self._max_key_bytes = MAX_KEY_BYTES - (len(self._root.encode("utf-8")) + 1 if self._root else 0)
+        self._root = StoreRoot.of(config.base_prefix)
         self._service, self._account_key = self._build_client()
         self._container = self._service.get_container_client(config.container)
         self._tier = StandardBlobTier(TIERS[config.access_tier.lower()]) if config.access_tier else None
@@ -302,7 +295,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         self._service.close()
 
     def __repr__(self) -> str:
-        where = f"az://{self.config.container}/{self._root}".rstrip("/")
+        where = f"az://{self.config.container}/{self._root.prefix}".rstrip("/")
         return f"AzureBlobAdapter({where!r}, account={self._service.account_name!r})"
 
     @property
@@ -312,21 +305,10 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             native_batch_delete=True,
             presigned_urls=self._account_key is not None,
             checksum_sha256=self.config.store_sha256,
-            max_key_bytes=self._max_key_bytes,
+            max_key_bytes=self._root.max_key_bytes,
         )
 
     # --- plumbing -------------------------------------------------------------------------------------------
-
-    def _key(self, prefix: str, key: str) -> tuple[str, str]:
-        relative = join_key(prefix, key)
-        if len(relative.encode("utf-8")) > self._max_key_bytes:
-            raise InvalidKey(
-                f"the key is longer than the {self._max_key_bytes} bytes left beside the base prefix", key=relative
-            )
-        return relative, f"{self._root}/{relative}" if self._root else relative
-
-    def _relative(self, name: str) -> str:
-        return name[len(self._root) + 1 :] if self._root else name
 
     @staticmethod
     def _call(key: str | None, operation: Callable[[], T], *, conditional_create: bool = False) -> T:
@@ -340,7 +322,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         sha256 = metadata.pop(SHA256_METADATA, None)
         settings = getattr(properties, "content_settings", None)
         return ObjectInfo(
-            key=self._relative(properties.name),
+            key=self._root.relative(properties.name),
             size=int(properties.size or 0),
             etag=_unquote(properties.etag),
             last_modified=properties.last_modified,
@@ -360,7 +342,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
     # --- reads ----------------------------------------------------------------------------------------------
 
     def head_object(self, prefix: str, key: str) -> ObjectInfo:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         blob = self._container.get_blob_client(name)
         return self._info(self._call(relative, blob.get_blob_properties), full=True)
 
@@ -368,7 +350,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
     def get_object_stream(
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
     ) -> Generator[BinaryIO, None, None]:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         blob = self._container.get_blob_client(name)
         offset: int | None = None
         length: int | None = None
@@ -414,13 +396,12 @@ class AzureBlobAdapter(IObjectStorageAdapter):
     def iter_objects(
         self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
     ) -> Iterator[ObjectInfo]:
-        folder = prefix_of(join_key("", prefix)) if prefix else ""
-        name_prefix = f"{self._root}/{folder}" if self._root else folder
+        name_prefix = self._root.folder(prefix)
         pages = self._pages(name_prefix, delimiter=not recursive, page_size=page_size)
         yield from pages if recursive else in_key_order(pages)
 
     def _pages(self, name_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
-        label = self._relative(name_prefix) or None
+        label = self._root.relative(name_prefix) or None
         if delimiter:
             listing = self._container.walk_blobs(
                 name_starts_with=name_prefix or None, delimiter="/", results_per_page=page_size
@@ -436,7 +417,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             entries = []
             for item in items:
                 if isinstance(item, BlobPrefix):
-                    relative = self._relative(item.name)
+                    relative = self._root.relative(item.name)
                     if is_valid_key(relative.rstrip("/")):
                         entries.append(ObjectInfo(key=relative, is_prefix=True))
                 else:
@@ -458,7 +439,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         if_none_match: str | None = None,
         if_match: str | None = None,
     ) -> ObjectInfo:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         blob = self._container.get_blob_client(name)
         conditions = self._conditions(if_none_match, if_match)
         settings = ContentSettings(content_type=content_type) if content_type else None
@@ -483,7 +464,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
                 conditional_create=bool(if_none_match),
             )
             return self._written(relative, response, len(data), content_type, metadata, user.get(SHA256_METADATA))
-        self._check_conditions_early(relative, prefix, key, if_none_match, if_match)
+        self._check_conditions_early(prefix, key, if_none_match, if_match)
         upload_id = uuid.uuid4().hex[:12]  # blocks of concurrent uploads to one name never mix
 
         def stage(number: int, part: bytes | bytearray) -> str:
@@ -534,25 +515,8 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             checksum_sha256=sha256,
         )
 
-    def _check_conditions_early(
-        self, relative: str, prefix: str, key: str, if_none_match: str | None, if_match: str | None
-    ) -> None:
-        """Fail before staging gigabytes when the condition already fails (checked again at commit)."""
-        if not (if_none_match or if_match):
-            return
-        try:
-            current = self.head_object(prefix, key)
-        except ObjectNotFound:
-            if if_match:
-                raise PreconditionFailed("the object is gone", key=relative) from None
-            return
-        if if_none_match:
-            raise ObjectAlreadyExists("the object already exists", key=relative)
-        if current.etag != if_match:
-            raise PreconditionFailed("the object changed (etag differs)", key=relative)
-
     def delete_object(self, prefix: str, key: str) -> None:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         self._call(relative, self._container.get_blob_client(name).delete_blob)
 
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
@@ -580,12 +544,14 @@ class AzureBlobAdapter(IObjectStorageAdapter):
                     deleted.append(given)
                 else:
                     cls = _STATUS_TABLE.get(status, TransientError if status >= 500 else ObjectStorageError)
-                    errors[given] = cls(f"the batch delete answered {status}", key=self._relative(name), status=status)
+                    errors[given] = cls(
+                        f"the batch delete answered {status}", key=self._root.relative(name), status=status
+                    )
             batch.clear()
 
         for key in keys:
             try:
-                _, name = self._key(prefix, key)
+                _, name = self._root.locate(prefix, key)
             except InvalidKey as exc:
                 errors[key] = exc
                 continue
@@ -596,8 +562,8 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         return DeleteResult(tuple(deleted), errors)
 
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
-        src_relative, src_name = self._key(src_prefix, src_key)
-        _, dst_name = self._key(dst_prefix, dst_key)
+        src_relative, src_name = self._root.locate(src_prefix, src_key)
+        _, dst_name = self._root.locate(dst_prefix, dst_key)
         self.head_object(src_prefix, src_key)
         if src_name == dst_name:
             return
@@ -623,7 +589,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
     # --- links ----------------------------------------------------------------------------------------------
 
     def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         if self._account_key is None:
             raise NotSupported("SAS links need the account key (a connection string or account_key)", key=relative)
         permission = BlobSasPermissions(read=True) if method == "GET" else BlobSasPermissions(create=True, write=True)

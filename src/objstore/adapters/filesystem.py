@@ -49,7 +49,7 @@ from objstore.domain.errors import (
 from objstore.domain.keys import join_key
 from objstore.domain.models import Capabilities, ObjectInfo
 from objstore.domain.streams import CHUNK_SIZE, HashingReader, LimitedReader, resolve_range
-from objstore.ports.storage import IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, build_config
 
 try:  # POSIX: serialize commits across processes too
     import fcntl
@@ -123,15 +123,8 @@ class FilesystemAdapter(IObjectStorageAdapter):
     name = "filesystem"
 
     def __init__(self, base_path: str | os.PathLike[str] | FilesystemConfig, **options: Any) -> None:
-        if isinstance(base_path, FilesystemConfig):
-            if options:
-                raise ConfigurationError(f"unexpected options with a FilesystemConfig: {sorted(options)}")
-            config = base_path
-        else:
-            try:
-                config = FilesystemConfig(os.fspath(base_path), **options)
-            except TypeError as exc:
-                raise ConfigurationError(f"filesystem store: {exc}") from None
+        first = base_path if isinstance(base_path, FilesystemConfig) else os.fspath(base_path)
+        config = build_config(FilesystemConfig, first, options, "filesystem")
         self.config = config
         root = Path(config.base_path).expanduser()
         try:

@@ -45,7 +45,7 @@ from objstore.domain.errors import (
     Throttled,
     TransientError,
 )
-from objstore.domain.keys import MAX_KEY_BYTES, is_valid_key, join_key, normalize_prefix, prefix_of
+from objstore.domain.keys import StoreRoot, is_valid_key
 from objstore.domain.listing import in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
@@ -58,7 +58,7 @@ from objstore.domain.streams import (
     read_exactly,
     resolve_range,
 )
-from objstore.ports.storage import IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, build_config
 
 __all__ = ["GCSAdapter", "GCSConfig"]
 
@@ -176,16 +176,9 @@ class GCSAdapter(IObjectStorageAdapter):
     name = "gcs"
 
     def __init__(self, config: GCSConfig | str, **options: Any) -> None:
-        if isinstance(config, str):
-            try:
-                config = GCSConfig(config, **options)
-            except TypeError as exc:
-                raise ConfigurationError(f"GCS store: {exc}") from None
-        elif options:
-            raise ConfigurationError(f"unexpected options with a GCSConfig: {sorted(options)}")
+        config = build_config(GCSConfig, config, options, "GCS")
         self.config = config
-        self._root = normalize_prefix(config.base_prefix)
-        self._max_key_bytes = MAX_KEY_BYTES - (len(self._root.encode("utf-8")) + 1 if self._root else 0)
+        self._root = StoreRoot.of(config.base_prefix)
         self._credentials, self._client = self._build_client()
         self._bucket = self._client.bucket(config.bucket)
         if config.create_bucket:
@@ -228,7 +221,7 @@ class GCSAdapter(IObjectStorageAdapter):
         self._client.close()
 
     def __repr__(self) -> str:
-        where = f"gs://{self.config.bucket}/{self._root}".rstrip("/")
+        where = f"gs://{self.config.bucket}/{self._root.prefix}".rstrip("/")
         endpoint = f", endpoint={self.config.endpoint!r}" if self.config.endpoint else ""
         return f"GCSAdapter({where!r}{endpoint})"
 
@@ -238,7 +231,7 @@ class GCSAdapter(IObjectStorageAdapter):
             server_side_copy=True,
             presigned_urls=self._can_sign(),
             checksum_sha256=self.config.store_sha256,
-            max_key_bytes=self._max_key_bytes,
+            max_key_bytes=self._root.max_key_bytes,
         )
 
     def _can_sign(self) -> bool:
@@ -247,17 +240,6 @@ class GCSAdapter(IObjectStorageAdapter):
         )
 
     # --- plumbing -------------------------------------------------------------------------------------------
-
-    def _key(self, prefix: str, key: str) -> tuple[str, str]:
-        relative = join_key(prefix, key)
-        if len(relative.encode("utf-8")) > self._max_key_bytes:
-            raise InvalidKey(
-                f"the key is longer than the {self._max_key_bytes} bytes left beside the base prefix", key=relative
-            )
-        return relative, f"{self._root}/{relative}" if self._root else relative
-
-    def _relative(self, name: str) -> str:
-        return name[len(self._root) + 1 :] if self._root else name
 
     @staticmethod
     def _call(key: str | None, operation: Callable[[], T], *, conditional_create: bool = False) -> T:
@@ -270,7 +252,7 @@ class GCSAdapter(IObjectStorageAdapter):
         metadata = dict(blob.metadata or {}) if full else {}
         sha256 = metadata.pop(SHA256_METADATA, None)
         return ObjectInfo(
-            key=self._relative(blob.name),
+            key=self._root.relative(blob.name),
             size=int(blob.size or 0),
             etag=str(blob.generation) if blob.generation is not None else None,
             last_modified=blob.updated,
@@ -287,14 +269,14 @@ class GCSAdapter(IObjectStorageAdapter):
     # --- reads ----------------------------------------------------------------------------------------------
 
     def head_object(self, prefix: str, key: str) -> ObjectInfo:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         return self._blob_info(self._get_blob(relative, name), full=True)
 
     @contextmanager
     def get_object_stream(
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
     ) -> Generator[BinaryIO, None, None]:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         for attempt in range(3):
             blob = self._get_blob(relative, name)
             first, stop = resolve_range(start, end, int(blob.size or 0))
@@ -343,13 +325,12 @@ class GCSAdapter(IObjectStorageAdapter):
     def iter_objects(
         self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
     ) -> Iterator[ObjectInfo]:
-        folder = prefix_of(join_key("", prefix)) if prefix else ""
-        name_prefix = f"{self._root}/{folder}" if self._root else folder
+        name_prefix = self._root.folder(prefix)
         pages = self._pages(name_prefix, delimiter=not recursive, page_size=page_size)
         yield from pages if recursive else in_key_order(pages)
 
     def _pages(self, name_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
-        label = self._relative(name_prefix) or None
+        label = self._root.relative(name_prefix) or None
         blobs = self._call(
             label,
             lambda: self._client.list_blobs(
@@ -368,9 +349,9 @@ class GCSAdapter(IObjectStorageAdapter):
             entries = [entry for entry in entries if is_valid_key(entry.key)]
             if delimiter:
                 entries += [
-                    ObjectInfo(key=self._relative(sub), is_prefix=True)
+                    ObjectInfo(key=self._root.relative(sub), is_prefix=True)
                     for sub in page.prefixes
-                    if is_valid_key(self._relative(sub).rstrip("/"))
+                    if is_valid_key(self._root.relative(sub).rstrip("/"))
                 ]
                 entries = page_in_name_order(entries)
             yield from entries
@@ -388,7 +369,7 @@ class GCSAdapter(IObjectStorageAdapter):
         if_none_match: str | None = None,
         if_match: str | None = None,
     ) -> ObjectInfo:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         generation = self._generation_condition(relative, if_none_match, if_match)
         first = read_exactly(stream, self.config.resumable_threshold)
         single = len(first) < self.config.resumable_threshold
@@ -404,7 +385,7 @@ class GCSAdapter(IObjectStorageAdapter):
         blob.metadata = user or None
         if not single:
             # Emulators ignore preconditions on resumable uploads; checking first fails early everywhere.
-            self._check_conditions_early(relative, prefix, key, if_none_match, if_match)
+            self._check_conditions_early(prefix, key, if_none_match, if_match)
 
         def upload() -> None:
             if single:
@@ -435,24 +416,8 @@ class GCSAdapter(IObjectStorageAdapter):
             raise PreconditionFailed("the object changed (etag differs)", key=relative)
         return int(if_match)
 
-    def _check_conditions_early(
-        self, relative: str, prefix: str, key: str, if_none_match: str | None, if_match: str | None
-    ) -> None:
-        if not (if_none_match or if_match):
-            return
-        try:
-            current = self.head_object(prefix, key)
-        except ObjectNotFound:
-            if if_match:
-                raise PreconditionFailed("the object is gone", key=relative) from None
-            return
-        if if_none_match:
-            raise ObjectAlreadyExists("the object already exists", key=relative)
-        if current.etag != if_match:
-            raise PreconditionFailed("the object changed (etag differs)", key=relative)
-
     def delete_object(self, prefix: str, key: str) -> None:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         self._call(relative, self._bucket.blob(name).delete)
 
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
@@ -478,8 +443,8 @@ class GCSAdapter(IObjectStorageAdapter):
         return DeleteResult(tuple(deleted), errors)
 
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
-        src_relative, src_name = self._key(src_prefix, src_key)
-        _, dst_name = self._key(dst_prefix, dst_key)
+        src_relative, src_name = self._root.locate(src_prefix, src_key)
+        _, dst_name = self._root.locate(dst_prefix, dst_key)
         source = self._get_blob(src_relative, src_name)
         if src_name == dst_name:
             return
@@ -499,7 +464,7 @@ class GCSAdapter(IObjectStorageAdapter):
     # --- links ----------------------------------------------------------------------------------------------
 
     def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
-        relative, name = self._key(prefix, key)
+        relative, name = self._root.locate(prefix, key)
         if not self._can_sign():
             raise NotSupported("signed URLs need credentials that can sign (a service-account key file)", key=relative)
         endpoint = self.config.endpoint or os.environ.get("STORAGE_EMULATOR_HOST")

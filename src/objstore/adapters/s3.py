@@ -46,7 +46,7 @@ from objstore.domain.errors import (
     Throttled,
     TransientError,
 )
-from objstore.domain.keys import MAX_KEY_BYTES, is_valid_key, join_key, normalize_prefix, prefix_of
+from objstore.domain.keys import StoreRoot, is_valid_key
 from objstore.domain.listing import in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
@@ -59,7 +59,7 @@ from objstore.domain.streams import (
     upload_in_parts,
 )
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
-from objstore.ports.storage import IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, build_config
 
 __all__ = ["S3Adapter", "S3Config"]
 
@@ -318,16 +318,9 @@ class S3Adapter(IObjectStorageAdapter):
     name = "s3"
 
     def __init__(self, config: S3Config | str, **options: Any) -> None:
-        if isinstance(config, str):
-            try:
-                config = S3Config(config, **options)
-            except TypeError as exc:
-                raise ConfigurationError(f"S3 store: {exc}") from None
-        elif options:
-            raise ConfigurationError(f"unexpected options with an S3Config: {sorted(options)}")
+        config = build_config(S3Config, config, options, "S3")
         self.config = config
-        self._root = normalize_prefix(config.base_prefix)
-        self._max_key_bytes = MAX_KEY_BYTES - (len(self._root.encode("utf-8")) + 1 if self._root else 0)
+        self._root = StoreRoot.of(config.base_prefix)
         self._credentials: RefreshingCredentials | None = None
         if config.credentials_provider is not None:
             self._credentials = RefreshingCredentials(
@@ -398,7 +391,7 @@ class S3Adapter(IObjectStorageAdapter):
         self._client.close()
 
     def __repr__(self) -> str:
-        where = f"s3://{self.config.bucket}/{self._root}".rstrip("/")
+        where = f"s3://{self.config.bucket}/{self._root.prefix}".rstrip("/")
         endpoint = f", endpoint_url={self.config.endpoint_url!r}" if self.config.endpoint_url else ""
         return f"S3Adapter({where!r}{endpoint})"
 
@@ -409,7 +402,7 @@ class S3Adapter(IObjectStorageAdapter):
             native_batch_delete=True,
             presigned_urls=True,
             checksum_sha256=self.config.store_sha256,
-            max_key_bytes=self._max_key_bytes,
+            max_key_bytes=self._root.max_key_bytes,
         )
 
     @property
@@ -418,18 +411,6 @@ class S3Adapter(IObjectStorageAdapter):
         return self._credentials.refresh_count if self._credentials is not None else 0
 
     # --- plumbing -------------------------------------------------------------------------------------------
-
-    def _key(self, prefix: str, key: str) -> tuple[str, str]:
-        """Return (key relative to the store's root, key in the bucket)."""
-        relative = join_key(prefix, key)
-        if len(relative.encode("utf-8")) > self._max_key_bytes:
-            raise InvalidKey(
-                f"the key is longer than the {self._max_key_bytes} bytes left beside the base prefix", key=relative
-            )
-        return relative, f"{self._root}/{relative}" if self._root else relative
-
-    def _relative(self, bucket_key: str) -> str:
-        return bucket_key[len(self._root) + 1 :] if self._root else bucket_key
 
     def _call(self, key: str | None, operation: Callable[[], T], *, conditional_create: bool = False) -> T:
         """Run one S3 request; translate its errors; renew provider credentials once if they expired."""
@@ -458,7 +439,7 @@ class S3Adapter(IObjectStorageAdapter):
     # --- reads ----------------------------------------------------------------------------------------------
 
     def head_object(self, prefix: str, key: str) -> ObjectInfo:
-        relative, bucket_key = self._key(prefix, key)
+        relative, bucket_key = self._root.locate(prefix, key)
         response = self._call(relative, lambda: self._client.head_object(Bucket=self.config.bucket, Key=bucket_key))
         return self._info_from_head(relative, response)
 
@@ -479,7 +460,7 @@ class S3Adapter(IObjectStorageAdapter):
     def get_object_stream(
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
     ) -> Generator[BinaryIO, None, None]:
-        relative, bucket_key = self._key(prefix, key)
+        relative, bucket_key = self._root.locate(prefix, key)
         header = self._range_header(prefix, key, start, end)
         if header == "":  # an empty range of an existing object
             yield io.BytesIO(b"")
@@ -534,8 +515,7 @@ class S3Adapter(IObjectStorageAdapter):
     def iter_objects(
         self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
     ) -> Iterator[ObjectInfo]:
-        folder = prefix_of(join_key("", prefix)) if prefix else ""
-        bucket_prefix = f"{self._root}/{folder}" if self._root else folder
+        bucket_prefix = self._root.folder(prefix)
         if recursive and not self.config.hierarchical:
             yield from self._list_pages(bucket_prefix, delimiter=False, page_size=page_size)
             return
@@ -551,7 +531,7 @@ class S3Adapter(IObjectStorageAdapter):
                 if self._prefix_has_objects(entry.key):
                     yield entry
             else:
-                sub = f"{self._root}/{entry.key}" if self._root else entry.key
+                sub = self._root.full(entry.key)
                 levels.append(in_key_order(self._list_pages(sub, delimiter=True, page_size=page_size)))
 
     def _list_pages(self, bucket_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
@@ -561,12 +541,12 @@ class S3Adapter(IObjectStorageAdapter):
             args["Delimiter"] = "/"
         if page_size:
             args["MaxKeys"] = page_size
-        label = self._relative(bucket_prefix) or None
+        label = self._root.relative(bucket_prefix) or None
         while True:
             page = self._call(label, lambda: self._client.list_objects_v2(**args))
             entries = []
             for item in page.get("Contents", ()):
-                relative = self._relative(item["Key"])
+                relative = self._root.relative(item["Key"])
                 if is_valid_key(relative):
                     entries.append(
                         ObjectInfo(
@@ -577,7 +557,7 @@ class S3Adapter(IObjectStorageAdapter):
                         )
                     )
             for item in page.get("CommonPrefixes", ()):
-                relative = self._relative(item["Prefix"])
+                relative = self._root.relative(item["Prefix"])
                 if is_valid_key(relative.rstrip("/")):
                     entries.append(ObjectInfo(key=relative, is_prefix=True))
             yield from page_in_name_order(entries) if delimiter else entries
@@ -589,7 +569,7 @@ class S3Adapter(IObjectStorageAdapter):
     def _prefix_has_objects(self, relative_prefix: str) -> bool:
         if not self.config.hierarchical:
             return True
-        bucket_prefix = f"{self._root}/{relative_prefix}" if self._root else relative_prefix
+        bucket_prefix = self._root.full(relative_prefix)
         page = self._call(
             relative_prefix,
             lambda: self._client.list_objects_v2(Bucket=self.config.bucket, Prefix=bucket_prefix, MaxKeys=1),
@@ -609,7 +589,7 @@ class S3Adapter(IObjectStorageAdapter):
         if_none_match: str | None = None,
         if_match: str | None = None,
     ) -> None:
-        relative, bucket_key = self._key(prefix, key)
+        relative, bucket_key = self._root.locate(prefix, key)
         data = bytes(content)
         if len(data) >= self.config.multipart_threshold:
             self.put_object_stream(
@@ -635,7 +615,7 @@ class S3Adapter(IObjectStorageAdapter):
         if_none_match: str | None = None,
         if_match: str | None = None,
     ) -> ObjectInfo:
-        relative, bucket_key = self._key(prefix, key)
+        relative, bucket_key = self._root.locate(prefix, key)
         first = read_exactly(stream, self.config.multipart_threshold)
         if len(first) < self.config.multipart_threshold:
             return self._put_single(relative, bucket_key, first, content_type, metadata, if_none_match, if_match)
@@ -689,22 +669,6 @@ class S3Adapter(IObjectStorageAdapter):
             checksum_sha256=sha256,
         )
 
-    def _check_conditions_early(self, relative: str, if_none_match: str | None, if_match: str | None) -> None:
-        """Fail before uploading gigabytes when the condition already fails (checked again on completion)."""
-        if not (if_none_match or if_match):
-            return
-        prefix, _, name = relative.rpartition("/")
-        try:
-            current = self.head_object(prefix, name)
-        except ObjectNotFound:
-            if if_match:
-                raise PreconditionFailed("the object is gone", key=relative) from None
-            return
-        if if_none_match:
-            raise ObjectAlreadyExists("the object already exists", key=relative)
-        if current.etag != if_match:
-            raise PreconditionFailed("the object changed (etag differs)", key=relative)
-
     def _put_multipart(
         self,
         relative: str,
@@ -717,7 +681,7 @@ class S3Adapter(IObjectStorageAdapter):
         if_match: str | None,
         sha256: str | None,
     ) -> ObjectInfo:
-        self._check_conditions_early(relative, if_none_match, if_match)
+        self._check_conditions_early("", relative, if_none_match, if_match)
         bucket = self.config.bucket
         create_args = {"Bucket": bucket, "Key": bucket_key, **self._object_args(content_type, metadata, sha256)}
         upload = self._call(relative, lambda: self._client.create_multipart_upload(**create_args))
@@ -791,7 +755,7 @@ class S3Adapter(IObjectStorageAdapter):
             )
 
     def delete_object(self, prefix: str, key: str) -> None:
-        relative, bucket_key = self._key(prefix, key)
+        relative, bucket_key = self._root.locate(prefix, key)
         self.head_object(prefix, key)  # S3 deletes are silent about absent keys; the port is not
         self._call(relative, lambda: self._client.delete_object(Bucket=self.config.bucket, Key=bucket_key))
 
@@ -823,13 +787,13 @@ class S3Adapter(IObjectStorageAdapter):
                     continue  # absent counts as deleted
                 failed.add(item["Key"])
                 cls = _CODE_TABLE.get(code, ObjectStorageError)
-                errors[given] = cls(f"{item.get('Message') or code} ({code})", key=self._relative(item["Key"]))
+                errors[given] = cls(f"{item.get('Message') or code} ({code})", key=self._root.relative(item["Key"]))
             deleted.extend(given for bucket_key, given in batch.items() if bucket_key not in failed)
             batch.clear()
 
         for key in keys:
             try:
-                _, bucket_key = self._key(prefix, key)
+                _, bucket_key = self._root.locate(prefix, key)
             except InvalidKey as exc:
                 errors[key] = exc
                 continue
@@ -840,8 +804,8 @@ class S3Adapter(IObjectStorageAdapter):
         return DeleteResult(tuple(deleted), errors)
 
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
-        src_relative, src_bucket_key = self._key(src_prefix, src_key)
-        dst_relative, dst_bucket_key = self._key(dst_prefix, dst_key)
+        src_relative, src_bucket_key = self._root.locate(src_prefix, src_key)
+        dst_relative, dst_bucket_key = self._root.locate(dst_prefix, dst_key)
         source = self.head_object(src_prefix, src_key)
         if src_bucket_key == dst_bucket_key:
             return
@@ -906,7 +870,7 @@ class S3Adapter(IObjectStorageAdapter):
     # --- links ----------------------------------------------------------------------------------------------
 
     def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
-        relative, bucket_key = self._key(prefix, key)
+        relative, bucket_key = self._root.locate(prefix, key)
         operation = {"GET": "get_object", "PUT": "put_object"}.get(method.upper())
         if operation is None:
             raise NotSupported(f"presigned {method} URLs are not supported (GET or PUT)", key=relative)

@@ -18,11 +18,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from objstore.domain.errors import InvalidKey, InvalidMetadata
 
 __all__ = [
     "MAX_KEY_BYTES",
+    "StoreRoot",
     "is_valid_key",
     "join_key",
     "normalize_prefix",
@@ -112,6 +114,45 @@ def join_key(prefix: str, key: str) -> str:
     if reason is not None:
         raise InvalidKey(reason, key=_printable(full if isinstance(key, str) else key))
     return full
+
+
+@dataclass(frozen=True)
+class StoreRoot:
+    """Where a store's root is inside a bucket or container: its base prefix, and keys mapped under it.
+
+    Attributes:
+        prefix: The normalized base prefix (``""`` for the whole bucket).
+    """
+
+    prefix: str
+
+    @classmethod
+    def of(cls, base_prefix: str | None) -> StoreRoot:
+        return cls(normalize_prefix(base_prefix))
+
+    @property
+    def max_key_bytes(self) -> int:
+        """What is left of the 1024-byte key limit beside the base prefix."""
+        return MAX_KEY_BYTES - (len(self.prefix.encode("utf-8")) + 1 if self.prefix else 0)
+
+    def locate(self, prefix: str, key: str) -> tuple[str, str]:
+        """Return (key relative to the store's root, full key in the bucket), refusing keys too long for it."""
+        relative = join_key(prefix, key)
+        if len(relative.encode("utf-8")) > self.max_key_bytes:
+            raise InvalidKey(
+                f"the key is longer than the {self.max_key_bytes} bytes left beside the base prefix", key=relative
+            )
+        return relative, self.full(relative)
+
+    def full(self, relative: str) -> str:
+        return f"{self.prefix}/{relative}" if self.prefix else relative
+
+    def relative(self, full: str) -> str:
+        return full[len(self.prefix) + 1 :] if self.prefix else full
+
+    def folder(self, prefix: str) -> str:
+        """The bucket-side listing prefix of a folder of the store (``"docs"`` -> ``"base/docs/"``)."""
+        return self.full(prefix_of(join_key("", prefix))) if prefix else prefix_of(self.prefix)
 
 
 def prefix_of(prefix: str) -> str:

@@ -16,14 +16,23 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import IO, Any, BinaryIO, ClassVar
+from typing import IO, Any, BinaryIO, ClassVar, TypeVar
 
-from objstore.domain.errors import NotSupported, ObjectNotFound, ObjectStorageError
+from objstore.domain.errors import (
+    ConfigurationError,
+    NotSupported,
+    ObjectAlreadyExists,
+    ObjectNotFound,
+    ObjectStorageError,
+    PreconditionFailed,
+)
 from objstore.domain.keys import join_key
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import BufferReader
 
-__all__ = ["IObjectOperations", "IObjectStorageAdapter", "IObjectStorageDomain"]
+__all__ = ["IObjectOperations", "IObjectStorageAdapter", "IObjectStorageDomain", "build_config"]
+
+C = TypeVar("C")
 
 
 class IObjectOperations(ABC):
@@ -255,11 +264,45 @@ class IObjectStorageAdapter(IObjectOperations):
                 deleted.append(key)
         return DeleteResult(tuple(deleted), errors)
 
+    def _check_conditions_early(self, prefix: str, key: str, if_none_match: str | None, if_match: str | None) -> None:
+        """Fail before a long multi-request upload when its condition already fails.
+
+        For uploads whose condition the store checks only at the end (multipart, resumable, block lists): the
+        store still enforces it then, but a doomed multi-gigabyte upload should not run first.
+        """
+        if not (if_none_match or if_match):
+            return
+        full = join_key(prefix, key)
+        try:
+            current = self.head_object(prefix, key)
+        except ObjectNotFound:
+            if if_match:
+                raise PreconditionFailed("the object is gone", key=full) from None
+            return
+        if if_none_match:
+            raise ObjectAlreadyExists("the object already exists", key=full)
+        if current.etag != if_match:
+            raise PreconditionFailed("the object changed (etag differs)", key=full)
+
     def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
         raise NotSupported(f"the {self.name} store cannot make shareable links", key=join_key(prefix, key))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def build_config(config_cls: type[C], config: C | Any, options: Mapping[str, Any], label: str) -> C:
+    """An adapter's config from a ready config object, or from its first field's value plus keyword options."""
+    if isinstance(config, config_cls):
+        if options:
+            raise ConfigurationError(f"unexpected options with a {config_cls.__name__}: {sorted(options)}")
+        return config
+    factory: Any = config_cls  # a dataclass: its fields are its parameters
+    try:
+        built: C = factory(config, **options)
+    except TypeError as exc:
+        raise ConfigurationError(f"{label} store: {exc}") from None
+    return built
 
 
 class IObjectStorageDomain(IObjectOperations):
