@@ -62,7 +62,7 @@ from objstore.domain.streams import (
     resolve_range,
     upload_in_parts,
 )
-from objstore.ports.storage import IObjectStorageAdapter, build_config
+from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches
 
 __all__ = ["AzureBlobAdapter", "AzureBlobConfig"]
 
@@ -520,46 +520,24 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         self._call(relative, self._container.get_blob_client(name).delete_blob)
 
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
-        deleted: list[str] = []
-        errors: dict[str, ObjectStorageError] = {}
-        batch: dict[str, str] = {}
-
-        def flush() -> None:
-            if not batch:
-                return
-            names = list(batch)
-            try:
-                responses = self._call(
-                    None, lambda: list(self._container.delete_blobs(*names, raise_on_any_failure=False))
-                )
-            except ObjectStorageError as exc:
-                for given in batch.values():
-                    errors[given] = exc
-                batch.clear()
-                return
+        def delete_batch(names: list[str]) -> dict[str, ObjectStorageError]:
+            responses = self._call(None, lambda: list(self._container.delete_blobs(*names, raise_on_any_failure=False)))
+            failed: dict[str, ObjectStorageError] = {}
             for name, response in zip(names, responses, strict=True):
-                given = batch[name]
                 status = int(getattr(response, "status_code", 0) or 0)
-                if status < 300 or status == 404:  # absent counts as deleted
-                    deleted.append(given)
-                else:
+                if status >= 300 and status != 404:  # absent counts as deleted
                     cls = _STATUS_TABLE.get(status, TransientError if status >= 500 else ObjectStorageError)
-                    errors[given] = cls(
+                    failed[name] = cls(
                         f"the batch delete answered {status}", key=self._root.relative(name), status=status
                     )
-            batch.clear()
+            return failed
 
-        for key in keys:
-            try:
-                _, name = self._root.locate(prefix, key)
-            except InvalidKey as exc:
-                errors[key] = exc
-                continue
-            batch[name] = key
-            if len(batch) >= DELETE_BATCH:
-                flush()
-        flush()
-        return DeleteResult(tuple(deleted), errors)
+        return delete_in_batches(
+            keys,
+            locate=lambda key: self._root.locate(prefix, key)[1],
+            batch_size=DELETE_BATCH,
+            delete_batch=delete_batch,
+        )
 
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
         src_relative, src_name = self._root.locate(src_prefix, src_key)

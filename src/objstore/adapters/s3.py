@@ -59,7 +59,7 @@ from objstore.domain.streams import (
     upload_in_parts,
 )
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
-from objstore.ports.storage import IObjectStorageAdapter, build_config
+from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches
 
 __all__ = ["S3Adapter", "S3Config"]
 
@@ -760,48 +760,24 @@ class S3Adapter(IObjectStorageAdapter):
         self._call(relative, lambda: self._client.delete_object(Bucket=self.config.bucket, Key=bucket_key))
 
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
-        deleted: list[str] = []
-        errors: dict[str, ObjectStorageError] = {}
-        batch: dict[str, str] = {}
-
-        def flush() -> None:
-            if not batch:
-                return
-            request = {"Objects": [{"Key": bucket_key} for bucket_key in batch], "Quiet": True}
-            try:
-                response = self._call(
-                    None, lambda: self._client.delete_objects(Bucket=self.config.bucket, Delete=request)
-                )
-            except ObjectStorageError as exc:
-                for original in batch.values():
-                    errors[original] = exc
-                batch.clear()
-                return
-            failed = set()
+        def delete_batch(names: list[str]) -> dict[str, ObjectStorageError]:
+            request = {"Objects": [{"Key": name} for name in names], "Quiet": True}
+            response = self._call(None, lambda: self._client.delete_objects(Bucket=self.config.bucket, Delete=request))
+            failed: dict[str, ObjectStorageError] = {}
             for item in response.get("Errors", ()):
-                given = batch.get(item.get("Key", ""))
-                if given is None:
-                    continue
                 code = str(item.get("Code", ""))
-                if code == "NoSuchKey":
-                    continue  # absent counts as deleted
-                failed.add(item["Key"])
-                cls = _CODE_TABLE.get(code, ObjectStorageError)
-                errors[given] = cls(f"{item.get('Message') or code} ({code})", key=self._root.relative(item["Key"]))
-            deleted.extend(given for bucket_key, given in batch.items() if bucket_key not in failed)
-            batch.clear()
+                if code != "NoSuchKey":  # absent counts as deleted
+                    cls = _CODE_TABLE.get(code, ObjectStorageError)
+                    message = f"{item.get('Message') or code} ({code})"
+                    failed[item["Key"]] = cls(message, key=self._root.relative(item["Key"]))
+            return failed
 
-        for key in keys:
-            try:
-                _, bucket_key = self._root.locate(prefix, key)
-            except InvalidKey as exc:
-                errors[key] = exc
-                continue
-            batch[bucket_key] = key
-            if len(batch) >= DELETE_BATCH:
-                flush()
-        flush()
-        return DeleteResult(tuple(deleted), errors)
+        return delete_in_batches(
+            keys,
+            locate=lambda key: self._root.locate(prefix, key)[1],
+            batch_size=DELETE_BATCH,
+            delete_batch=delete_batch,
+        )
 
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
         src_relative, src_bucket_key = self._root.locate(src_prefix, src_key)

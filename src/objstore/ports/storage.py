@@ -13,7 +13,7 @@ ignored); ``key`` is relative to that folder and may itself contain ``/``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import IO, Any, BinaryIO, ClassVar, TypeVar
@@ -30,7 +30,7 @@ from objstore.domain.keys import join_key
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import BufferReader
 
-__all__ = ["IObjectOperations", "IObjectStorageAdapter", "IObjectStorageDomain", "build_config"]
+__all__ = ["IObjectOperations", "IObjectStorageAdapter", "IObjectStorageDomain", "build_config", "delete_in_batches"]
 
 C = TypeVar("C")
 
@@ -303,6 +303,48 @@ def build_config(config_cls: type[C], config: C | Any, options: Mapping[str, Any
     except TypeError as exc:
         raise ConfigurationError(f"{label} store: {exc}") from None
     return built
+
+
+def delete_in_batches(
+    keys: Iterable[str],
+    *,
+    locate: Callable[[str], str],
+    batch_size: int,
+    delete_batch: Callable[[list[str]], Mapping[str, ObjectStorageError]],
+) -> DeleteResult:
+    """A batch delete for stores with a many-keys request: streams ``keys`` in batches of ``batch_size``.
+
+    ``locate`` maps a key as given to the store's name (raising ``InvalidKey`` to refuse it); ``delete_batch``
+    deletes names and returns the ones that failed with their error (absent ones count as deleted), or raises for
+    a batch that failed whole. Nothing is swallowed: every key ends in ``deleted`` or in ``errors``.
+    """
+    deleted: list[str] = []
+    errors: dict[str, ObjectStorageError] = {}
+    batch: dict[str, str] = {}
+
+    def flush() -> None:
+        try:
+            failed = delete_batch(list(batch))
+        except ObjectStorageError as exc:
+            failed = dict.fromkeys(batch, exc)
+        for name, given in batch.items():
+            if name in failed:
+                errors[given] = failed[name]
+            else:
+                deleted.append(given)
+        batch.clear()
+
+    for key in keys:
+        try:
+            batch[locate(key)] = key
+        except ObjectStorageError as exc:
+            errors[key] = exc
+            continue
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return DeleteResult(tuple(deleted), errors)
 
 
 class IObjectStorageDomain(IObjectOperations):
