@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,18 @@ def azure_container(azurite: str) -> str:
 
     AzureBlobAdapter("objstore-tests", connection_string=azurite, create_container=True).close()
     return "objstore-tests"
+
+
+NAAS_API_KEY = "naas-test-api-key"  # accepted only by the loopback service below
+
+
+@pytest.fixture(scope="session")
+def naas_service(s3_server: Any) -> Iterator[Any]:
+    """A Naas credentials API on loopback handing out real, long-lived keys for the S3 test server."""
+    from tests.harness.naas_service import NaasService
+
+    service = NaasService(s3_server, "naas-tests", api_key=NAAS_API_KEY, lifetime=3600, reuse=True).start()
+    try:
+        yield service
+    finally:
+        service.stop()

@@ -42,6 +42,8 @@ class ProviderSpec:
         config: ``"module:Class"`` of the config dataclass.
         extra: The pip extra that installs the provider's SDK, if it needs one.
         parse_url: Turns the URL's location (not its query) into config fields.
+        build: For composed stores, ``"module:function"`` taking the config and returning the adapter; the
+            adapter class is then only what the function builds.
     """
 
     scheme: str
@@ -49,6 +51,7 @@ class ProviderSpec:
     config: str
     extra: str | None
     parse_url: UrlParser
+    build: str | None = None
 
 
 _PROVIDERS: dict[str, ProviderSpec] = {}
@@ -142,6 +145,80 @@ register_provider(
 )
 
 
+def _parse_naas_url(parts: SplitResult) -> dict[str, Any]:
+    """``naas://WORKSPACE/STORAGE/base/prefix``; bare ``naas://`` takes both from the environment."""
+    storage, _, base_prefix = unquote(parts.path).strip("/").partition("/")
+    if not parts.netloc and not storage:
+        return {}
+    if not parts.netloc or not storage:
+        raise ConfigurationError("a naas:// URL is naas://WORKSPACE_ID/STORAGE_NAME[/prefix]")
+    options: dict[str, Any] = {"workspace_id": unquote(parts.netloc), "storage_name": storage}
+    if base_prefix:
+        options["base_prefix"] = base_prefix
+    return options
+
+
+def _naas_settings(env: Mapping[str, str], config_file: Path) -> dict[str, str] | None:
+    """Naas workspace and storage from the environment, then from a Naas project's config.yaml."""
+    if not env.get("NAAS_API_KEY"):
+        return None
+    settings = {"naas_api_key": env["NAAS_API_KEY"]}
+    workspace, storage = env.get("NAAS_WORKSPACE_ID", ""), env.get("NAAS_STORAGE_NAME", "")
+    if (not workspace or not storage) and config_file.is_file():
+        try:
+            import yaml
+        except ModuleNotFoundError as exc:
+            raise ConfigurationError(f"reading {config_file} needs PyYAML: pip install 'objstore[naas]'") from exc
+        try:
+            section = (yaml.safe_load(config_file.read_text()) or {}).get("config") or {}
+        except (OSError, yaml.YAMLError, AttributeError) as exc:
+            raise ConfigurationError(f"cannot read the Naas settings in {config_file}: {exc}") from None
+        workspace = workspace or str(section.get("workspace_id") or "")
+        storage = storage or str(section.get("storage_name") or "")
+    if not workspace or not storage:
+        return None
+    settings.update(workspace_id=workspace, storage_name=storage)
+    if env.get("NAAS_API_URL"):
+        settings["api_url"] = env["NAAS_API_URL"]
+    return settings
+
+
+def build_naas_adapter(config: Any) -> IObjectStorageAdapter:
+    """Compose a Naas store: the S3 adapter, with the Naas API as its refreshing credentials provider."""
+    from objstore.adapters.naas import NaasAdapter, NaasCredentialsProvider
+    from objstore.adapters.s3 import S3Adapter, S3Config
+
+    provider = NaasCredentialsProvider(config)
+    where = provider.location()
+    s3 = S3Adapter(
+        S3Config(
+            bucket=where.bucket,
+            base_prefix="/".join(part for part in (where.prefix, config.base_prefix.strip("/")) if part),
+            region_name=where.region_name,
+            endpoint_url=config.endpoint_url,
+            credentials_provider=provider,
+            refresh_margin_seconds=config.refresh_margin_seconds,
+            multipart_threshold=config.multipart_threshold,
+            multipart_chunksize=config.multipart_chunksize,
+            max_concurrency=config.max_concurrency,
+            hierarchical=config.hierarchical,
+        )
+    )
+    return NaasAdapter(provider.config, s3, provider)
+
+
+register_provider(
+    ProviderSpec(
+        "naas",
+        "objstore.adapters.naas:NaasAdapter",
+        "objstore.adapters.naas:NaasConfig",
+        "naas",
+        _parse_naas_url,
+        build="objstore.factory:build_naas_adapter",
+    )
+)
+
+
 def _load(spec: ProviderSpec, target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     try:
@@ -228,8 +305,14 @@ class ObjectStorageFactory:
         except ValueError:
             raise ConfigurationError(f"the URL's query {parts.query!r} is malformed") from None
         config = _build_config(spec, options, {**spec.parse_url(parts), **query})
-        adapter_cls = _load(spec, spec.adapter)
-        adapter: IObjectStorageAdapter = adapter_cls(config)
+        construct = _load(spec, spec.build or spec.adapter)
+        try:
+            adapter: IObjectStorageAdapter = construct(config)
+        except ModuleNotFoundError as exc:
+            raise ConfigurationError(
+                f"the {spec.scheme}:// store needs the optional dependency {exc.name!r}: "
+                f"pip install 'objstore[{spec.extra}]'"
+            ) from exc
         return adapter
 
     @staticmethod
@@ -248,17 +331,29 @@ class ObjectStorageFactory:
         return ObjectStorageService(ObjectStorageFactory.build_adapter(url, **options))
 
     @staticmethod
-    def from_env(environ: Mapping[str, str] | None = None, **options: Any) -> ObjectStorageService:
-        """Build a service from ``OBJSTORE_URL`` in the environment.
+    def from_env(
+        environ: Mapping[str, str] | None = None, *, config_file: str | os.PathLike[str] | None = None, **options: Any
+    ) -> ObjectStorageService:
+        """Build a service from the environment.
+
+        ``OBJSTORE_URL`` if set; else the Naas settings: ``NAAS_API_KEY`` with ``NAAS_WORKSPACE_ID`` and
+        ``NAAS_STORAGE_NAME`` (or ``config.workspace_id`` and ``config.storage_name`` in ``config.yaml``, as
+        Naas projects keep them; ``config_file`` names another file).
 
         Raises:
-            ConfigurationError: ``OBJSTORE_URL`` is not set.
+            ConfigurationError: Neither is set.
         """
         env = os.environ if environ is None else environ
         url = env.get("OBJSTORE_URL", "").strip()
-        if not url:
-            raise ConfigurationError("OBJSTORE_URL is not set (e.g. OBJSTORE_URL=file:///srv/data)")
-        return ObjectStorageFactory.from_url(url, **options)
+        if url:
+            return ObjectStorageFactory.from_url(url, **options)
+        naas = _naas_settings(env, Path(config_file) if config_file else Path("config.yaml"))
+        if naas is not None:
+            return ObjectStorageFactory.from_url("naas://", **{**naas, **options})
+        raise ConfigurationError(
+            "no store configured: set OBJSTORE_URL (e.g. file:///srv/data or s3://bucket/prefix), "
+            "or NAAS_API_KEY with NAAS_WORKSPACE_ID and NAAS_STORAGE_NAME"
+        )
 
     # --- one constructor per provider -----------------------------------------------------------------------
 
@@ -361,6 +456,30 @@ class ObjectStorageFactory:
             account_key=account_key,
             sas_token=sas_token,
             credential=credential,
+            **options,
+        )
+
+    @staticmethod
+    def ObjectStorageServiceNaas(
+        naas_api_key: str | None,
+        workspace_id: str,
+        storage_name: str,
+        base_prefix: str = "",
+        *,
+        api_url: str | None = None,
+        **options: Any,
+    ) -> ObjectStorageService:
+        """A Naas workspace storage (the original signature first): S3 with credentials from the Naas API.
+
+        More options: ``objstore.adapters.naas.NaasConfig``.
+        """
+        return ObjectStorageFactory.from_url(
+            "naas://",
+            naas_api_key=naas_api_key,
+            workspace_id=workspace_id,
+            storage_name=storage_name,
+            base_prefix=base_prefix,
+            api_url=api_url,
             **options,
         )
 

@@ -30,7 +30,14 @@ from objstore.domain.keys import join_key
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import BufferReader
 
-__all__ = ["IObjectOperations", "IObjectStorageAdapter", "IObjectStorageDomain", "build_config", "delete_in_batches"]
+__all__ = [
+    "ForwardingAdapter",
+    "IObjectOperations",
+    "IObjectStorageAdapter",
+    "IObjectStorageDomain",
+    "build_config",
+    "delete_in_batches",
+]
 
 C = TypeVar("C")
 
@@ -289,6 +296,102 @@ class IObjectStorageAdapter(IObjectOperations):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class ForwardingAdapter(IObjectStorageAdapter):
+    """An adapter that forwards every call to another one: the base of wrappers (layers, composed stores).
+
+    Subclasses override what they change and inherit the rest, so a wrapper stays correct as the port grows.
+    """
+
+    def __init__(self, inner: IObjectStorageAdapter) -> None:
+        self.inner = inner
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    def get_object(self, prefix: str, key: str) -> bytes:
+        return self.inner.get_object(prefix, key)
+
+    def put_object(
+        self,
+        prefix: str,
+        key: str,
+        content: bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> None:
+        self.inner.put_object(
+            prefix,
+            key,
+            content,
+            content_type=content_type,
+            metadata=metadata,
+            if_none_match=if_none_match,
+            if_match=if_match,
+        )
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        self.inner.delete_object(prefix, key)
+
+    def list_objects(self, prefix: str) -> list[str]:
+        return self.inner.list_objects(prefix)
+
+    def head_object(self, prefix: str, key: str) -> ObjectInfo:
+        return self.inner.head_object(prefix, key)
+
+    def exists(self, prefix: str, key: str) -> bool:
+        return self.inner.exists(prefix, key)
+
+    def iter_objects(
+        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        return self.inner.iter_objects(prefix, recursive, page_size=page_size)
+
+    def get_object_stream(
+        self, prefix: str, key: str, start: int | None = None, end: int | None = None
+    ) -> AbstractContextManager[BinaryIO]:
+        return self.inner.get_object_stream(prefix, key, start, end)
+
+    def put_object_stream(
+        self,
+        prefix: str,
+        key: str,
+        stream: IO[bytes] | BinaryIO | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        return self.inner.put_object_stream(
+            prefix,
+            key,
+            stream,
+            content_type=content_type,
+            metadata=metadata,
+            if_none_match=if_none_match,
+            if_match=if_match,
+        )
+
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        self.inner.copy_object(src_prefix, src_key, dst_prefix, dst_key)
+
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        return self.inner.delete_objects(prefix, keys)
+
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
+        return self.inner.presign_url(prefix, key, expires_in=expires_in, method=method)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.inner!r})"
 
 
 def build_config(config_cls: type[C], config: C | Any, options: Mapping[str, Any], label: str) -> C:

@@ -1,0 +1,263 @@
+"""Naas: a workspace's storage, reached with temporary S3 credentials from the Naas API.
+
+The Naas API answers ``POST {api_url}/workspace/{workspace_id}/storage/credentials/`` (``Authorization: Bearer
+{naas_api_key}``, body ``{"name": storage_name}``) with ``credentials.s3``: ``endpoint_url``
+(``s3://<bucket>/<workspace_id>/<storage_name>``), ``region_name``, ``access_key_id``, ``secret_key``,
+``session_token`` and ``expiration`` (``"%Y-%m-%d %H:%M:%S%z"``, or null for none).
+
+:class:`NaasCredentialsProvider` calls that API (retrying an API that is down, with backoff) and is the
+refreshing credentials provider of an S3 adapter: credentials are renewed a margin before they expire, once
+across threads, and once more when S3 rejects them. :class:`NaasAdapter` is that S3 adapter under the Naas name;
+the factory composes the two (``ObjectStorageFactory.ObjectStorageServiceNaas``, ``naas://`` URLs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+try:
+    import requests
+    import tenacity
+except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
+    raise ModuleNotFoundError(str(exc), name=exc.name or "requests") from exc
+
+from objstore.domain.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ObjectStorageError,
+    PermissionDenied,
+    Throttled,
+    TransientError,
+)
+from objstore.ports.credentials import Credentials, ICredentialsProvider
+from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
+
+__all__ = ["NaasAdapter", "NaasConfig", "NaasCredentialsProvider", "NaasLocation"]
+
+log = logging.getLogger("objstore.naas")
+
+DEFAULT_API_URL = "https://api.naas.ai"
+EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S%z"
+SECRET = {"secret": True}
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class NaasConfig:
+    """Options of the Naas store.
+
+    Attributes:
+        workspace_id: The workspace (``naas://WORKSPACE/storage/prefix``); else ``NAAS_WORKSPACE_ID``.
+        storage_name: The storage (``naas://workspace/STORAGE/prefix``); else ``NAAS_STORAGE_NAME``.
+        base_prefix: A folder inside the storage that is the store's root.
+        naas_api_key: The Naas API key; else ``NAAS_API_KEY``. Never in a URL, a log or an error.
+        api_url: The Naas API; else ``NAAS_API_URL``, else ``https://api.naas.ai``.
+        endpoint_url: The S3 endpoint, for S3-compatible Naas deployments (and tests); AWS otherwise.
+        refresh_margin_seconds: Renew credentials this long before they expire (never sooner than half their
+            lifetime).
+        ttl_seconds: For credentials the API gives without an expiration: their assumed lifetime.
+        api_timeout: Seconds per API request.
+        api_attempts: Attempts at the API when it is down or overloaded (exponential backoff with jitter).
+        multipart_threshold, multipart_chunksize, max_concurrency, hierarchical: as for the S3 store.
+    """
+
+    workspace_id: str = ""
+    storage_name: str = ""
+    base_prefix: str = ""
+    naas_api_key: str | None = field(default=None, repr=False, metadata=SECRET)
+    api_url: str | None = None
+    endpoint_url: str | None = None
+    refresh_margin_seconds: float = 300.0
+    ttl_seconds: float = 3600.0
+    api_timeout: float = 30.0
+    api_attempts: int = 5
+    multipart_threshold: int = 16 * MiB
+    multipart_chunksize: int = 8 * MiB
+    max_concurrency: int = 8
+    hierarchical: bool = False
+
+    def resolved(self, environ: Mapping[str, str] | None = None) -> NaasConfig:
+        """The config with what was not given taken from the environment; checked."""
+        env = os.environ if environ is None else environ
+        config = NaasConfig(
+            **{
+                **self.__dict__,
+                "workspace_id": self.workspace_id or env.get("NAAS_WORKSPACE_ID", ""),
+                "storage_name": self.storage_name or env.get("NAAS_STORAGE_NAME", ""),
+                "naas_api_key": self.naas_api_key or env.get("NAAS_API_KEY") or None,
+                "api_url": (self.api_url or env.get("NAAS_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            }
+        )
+        missing = [
+            name
+            for name, value in (
+                ("workspace_id (NAAS_WORKSPACE_ID)", config.workspace_id),
+                ("storage_name (NAAS_STORAGE_NAME)", config.storage_name),
+                ("naas_api_key (NAAS_API_KEY)", config.naas_api_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(f"the Naas store needs {', '.join(missing)}")
+        if config.api_attempts < 1:
+            raise ConfigurationError("api_attempts must be at least 1")
+        return config
+
+
+@dataclass(frozen=True)
+class NaasLocation:
+    """Where a Naas storage lives in S3, as the API says."""
+
+    bucket: str
+    prefix: str
+    region_name: str | None
+
+
+class NaasCredentialsProvider(ICredentialsProvider):
+    """Fetches a storage's temporary S3 credentials (and its location) from the Naas API.
+
+    Args:
+        config: A :class:`NaasConfig` (resolved against the environment here).
+        session: A ``requests`` session to use (tests, proxies); a new one by default.
+    """
+
+    def __init__(self, config: NaasConfig, session: requests.Session | None = None) -> None:
+        self.config = config.resolved()
+        self._session = session or requests.Session()
+        self._lock = threading.Lock()
+        self._location: NaasLocation | None = None
+        self._primed: Credentials | None = None
+        self.fetch_count = 0
+
+    def __repr__(self) -> str:
+        return f"NaasCredentialsProvider(workspace={self.config.workspace_id!r}, storage={self.config.storage_name!r})"
+
+    @property
+    def _where(self) -> str:
+        return f"workspace {self.config.workspace_id!r}, storage {self.config.storage_name!r}"
+
+    def location(self) -> NaasLocation:
+        """The bucket and prefix of the storage (asks the API once, keeping those credentials for first use)."""
+        with self._lock:
+            if self._location is None:
+                self._primed = self._fetch()
+            assert self._location is not None
+            return self._location
+
+    def fetch(self) -> Credentials:
+        with self._lock:
+            if self._primed is not None:
+                primed, self._primed = self._primed, None
+                return primed
+            return self._fetch()
+
+    def _fetch(self) -> Credentials:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((TransientError, Throttled)),
+            wait=tenacity.wait_random_exponential(multiplier=0.2, max=5.0),  # full jitter
+            stop=tenacity.stop_after_attempt(self.config.api_attempts),
+            reraise=True,
+        )
+        answer = retrying(self._request)
+        credentials, location = self._parse(answer)
+        self._location = location
+        self.fetch_count += 1
+        log.debug(
+            "fetched Naas credentials for %s (key ...%s), expiring %s",
+            self._where,
+            credentials.access_key_id[-4:],
+            credentials.expires_at.isoformat() if credentials.expires_at else "never",
+        )
+        return credentials
+
+    def _request(self) -> Any:
+        config = self.config
+        url = f"{config.api_url}/workspace/{config.workspace_id}/storage/credentials/"
+        try:
+            response = self._session.post(
+                url,
+                json={"name": config.storage_name},
+                headers={"Authorization": f"Bearer {config.naas_api_key}", "Content-Type": "application/json"},
+                timeout=config.api_timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(f"the Naas API at {config.api_url} is unreachable ({type(exc).__name__})") from None
+        status = response.status_code
+        if status == 401:
+            raise AuthenticationError(f"the Naas API refused the API key for {self._where}", status=status)
+        if status == 403:
+            raise PermissionDenied(f"the Naas API key may not use {self._where}", status=status)
+        if status == 404:
+            raise ConfigurationError(f"the Naas API does not know {self._where}", status=status)
+        if status == 429:
+            raise Throttled("the Naas API asked us to slow down", status=status)
+        if status >= 500:
+            raise TransientError(f"the Naas API failed with {status}", status=status)
+        if status >= 400:
+            raise ObjectStorageError(f"the Naas API answered {status} for {self._where}", status=status)
+        try:
+            return response.json()
+        except ValueError:
+            raise ConfigurationError(f"the Naas API's answer for {self._where} is not JSON") from None
+
+    def _parse(self, answer: Any) -> tuple[Credentials, NaasLocation]:
+        def field_of(container: Any, name: str, path: str) -> Any:
+            if not isinstance(container, Mapping) or name not in container:
+                raise ConfigurationError(f"the Naas API's answer has no {path}")
+            return container[name]
+
+        s3 = field_of(field_of(answer, "credentials", "credentials"), "s3", "credentials.s3")
+        values = {}
+        for name in ("endpoint_url", "access_key_id", "secret_key"):
+            value = field_of(s3, name, f"credentials.s3.{name}")
+            if not isinstance(value, str) or not value:
+                raise ConfigurationError(f"the Naas API's credentials.s3.{name} is not a non-empty string")
+            values[name] = value
+        token = s3.get("session_token")
+        if token is not None and not isinstance(token, str):
+            raise ConfigurationError("the Naas API's credentials.s3.session_token is not a string")
+        region = s3.get("region_name")
+        if region is not None and not isinstance(region, str):
+            raise ConfigurationError("the Naas API's credentials.s3.region_name is not a string")
+        expires_at = None
+        expiration = s3.get("expiration")
+        if expiration is not None:
+            try:
+                expires_at = datetime.strptime(str(expiration), EXPIRATION_FORMAT).astimezone(timezone.utc)
+            except ValueError:
+                raise ConfigurationError(
+                    f"the Naas API's credentials.s3.expiration {expiration!r} is not like '2026-01-31 12:00:00+0000'"
+                ) from None
+        if expires_at is None:  # no expiration given: assume the TTL, so they are renewed all the same
+            expires_at = datetime.now(timezone.utc) + timedelta(seconds=self.config.ttl_seconds)
+        parts = urlsplit(values["endpoint_url"])
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ConfigurationError("the Naas API's credentials.s3.endpoint_url is not an s3://bucket/prefix URL")
+        location = NaasLocation(parts.netloc, parts.path.strip("/"), region or None)
+        credentials = Credentials(values["access_key_id"], values["secret_key"], token or None, expires_at)
+        return credentials, location
+
+
+class NaasAdapter(ForwardingAdapter):
+    """A Naas storage: the S3 adapter it was composed with, under the Naas name.
+
+    Build it with ``ObjectStorageFactory.ObjectStorageServiceNaas`` or a ``naas://`` URL.
+    """
+
+    name = "naas"
+
+    def __init__(self, config: NaasConfig, inner: IObjectStorageAdapter, provider: NaasCredentialsProvider) -> None:
+        super().__init__(inner)
+        self.config = config
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        where = f"naas://{self.provider.config.workspace_id}/{self.provider.config.storage_name}"
+        return f"NaasAdapter({(where + '/' + self.config.base_prefix.strip('/')).rstrip('/')!r})"
