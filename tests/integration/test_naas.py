@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import logging
 import random
@@ -259,7 +260,7 @@ def test_sixteen_threads_ride_through_three_expiries_with_one_refresh_each(short
     assert len(expired_during_run) >= 3, f"only {len(expired_during_run)} keys expired during the run"
     # Exactly one refresh per expiry: every key the API issued was fetched once, none twice, none in a storm.
     assert adapter.provider.fetch_count == len(issued)
-    gaps = [later.issued_at - earlier.issued_at for earlier, later in zip(issued, issued[1:], strict=False)]
+    gaps = [later.issued_at - earlier.issued_at for earlier, later in itertools.pairwise(issued)]
     assert min(gaps) > 8.0 - 3.0 - 1.5, gaps
     assert len(issued) <= 60 / (8.0 - 3.0) + 2
 
