@@ -92,3 +92,28 @@ def naas_service(s3_server: Any) -> Iterator[Any]:
         yield service
     finally:
         service.stop()
+
+
+ALTASTATA_PASSWORD = "altastata-test-password"  # noqa: S105 - accepted only by the loopback test gateway
+
+
+@pytest.fixture(scope="session")
+def altastata_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The JVM py4j test gateway (see tests/harness/altastata.py); yields its port."""
+    try:
+        from tests.harness.altastata import start_gateway
+
+        server, port = start_gateway(tmp_path_factory.mktemp("altastata-gateway"))
+    except (ServerUnavailable, ImportError) as exc:
+        server_unavailable("altastata gateway", str(exc))
+    try:
+        yield port
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def altastata_account(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tests.harness.altastata import make_account
+
+    return str(make_account(tmp_path_factory.mktemp("account") / "amazon.rsa.alice", "alice", ALTASTATA_PASSWORD))

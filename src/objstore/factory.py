@@ -219,6 +219,28 @@ register_provider(
 )
 
 
+def _parse_altastata_url(parts: SplitResult) -> dict[str, Any]:
+    """``altastata://CONTAINER/base/prefix``; bare ``altastata://`` takes the container from ALTAS_CONTAINER_NAME."""
+    options: dict[str, Any] = {}
+    if parts.netloc:
+        options["container"] = unquote(parts.netloc)
+    base_prefix = unquote(parts.path).strip("/")
+    if base_prefix:
+        options["base_prefix"] = base_prefix
+    return options
+
+
+register_provider(
+    ProviderSpec(
+        "altastata",
+        "objstore.adapters.altastata:AltastataAdapter",
+        "objstore.adapters.altastata:AltastataConfig",
+        "altastata",
+        _parse_altastata_url,
+    )
+)
+
+
 def _load(spec: ProviderSpec, target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     try:
@@ -480,6 +502,33 @@ class ObjectStorageFactory:
             storage_name=storage_name,
             base_prefix=base_prefix,
             api_url=api_url,
+            **options,
+        )
+
+    @staticmethod
+    def ObjectStorageServiceAltastata(
+        account_dir_path: str | None = None,
+        password: str | None = None,
+        *,
+        user_properties: str | None = None,
+        private_key_encrypted: str | None = None,
+        port: int = 25333,
+        base_prefix: str = "",
+        **options: Any,
+    ) -> ObjectStorageService:
+        """An Altastata account, through a running gateway (py4j) or the altastata SDK.
+
+        Unset values come from ``ALTAS_ACCOUNT_DIR_PATH``, ``ALTAS_PASSWORD``, ``ALTAS_PORT`` and
+        ``ALTAS_CONTAINER_NAME``. More options: ``objstore.adapters.altastata.AltastataConfig``.
+        """
+        return ObjectStorageFactory.from_url(
+            "altastata://",
+            account_dir_path=account_dir_path,
+            password=password,
+            user_properties=user_properties,
+            private_key_encrypted=private_key_encrypted,
+            port=port,
+            base_prefix=base_prefix,
             **options,
         )
 

@@ -187,6 +187,13 @@ class ChunkIteratorReader:
         self._current = self._current[take:]
         return data
 
+    def close(self) -> None:
+        """Stop the download: a generator's ``close`` lets the SDK release its stream."""
+        self._current = memoryview(b"")
+        close = getattr(self._chunks, "close", None)
+        if callable(close):
+            close()
+
 
 def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
     """Read up to ``size`` bytes into one buffer, tolerating short reads; fewer only at end of stream."""
