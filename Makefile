@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LINTED := $(wildcard src tests bench examples)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -22,6 +24,15 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The test servers need a JDK (the Altastata test gateway) and Node.js (Azurite): installed when missing.
+$(SYSTEM_STAMP): | $(STAMP)
+	@if ! command -v javac >/dev/null || ! command -v npm >/dev/null; then \
+		echo "installing a JDK and Node.js for the test servers"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jdk-headless nodejs npm >/dev/null; \
+	fi
+	@touch $@
+
 venv: $(STAMP)
 
 demo: $(STAMP)
@@ -37,19 +48,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(SYSTEM_STAMP)
 	$(BIN)/pytest -q
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-conformance: $(STAMP)
+conformance: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest -q tests/conformance
 
-integration: $(STAMP)
+integration: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest -q tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest -q tests/e2e
 
 clean:
