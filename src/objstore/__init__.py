@@ -30,6 +30,7 @@ from objstore.domain import (
     Throttled,
     TransientError,
 )
+from objstore.domain.sync.engine import SyncReport, sync
 from objstore.factory import ObjectStorageFactory
 from objstore.ports import Exceptions, IObjectStorageAdapter, IObjectStorageDomain
 
@@ -56,7 +57,9 @@ __all__ = [
     "ObjectStorageService",
     "PermissionDenied",
     "PreconditionFailed",
+    "SyncReport",
     "Throttled",
     "TransientError",
     "__version__",
+    "sync",
 ]

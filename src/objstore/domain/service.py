@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
-from collections.abc import Generator, Iterable, Iterator, Mapping
+import os
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from objstore.domain.errors import ObjectStorageError
 from objstore.domain.keys import join_key, normalize_prefix, validate_content_type, validate_metadata
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.sync.engine import LocalSide, Progress, StoreSide, SyncOptions, SyncReport, run_sync
+from objstore.domain.sync.local import Filters, LocalFolder
+from objstore.domain.sync.state import SyncState
 from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain
 
 __all__ = ["ObjectStorageService"]
@@ -178,6 +184,116 @@ class ObjectStorageService(IObjectStorageDomain):
 
     def close(self) -> None:
         self.adapter.close()
+
+    # --- sync ---------------------------------------------------------------------------------------------
+
+    def push(
+        self,
+        local_dir: str | os.PathLike[str],
+        prefix: str = "",
+        *,
+        delete: bool = True,
+        force: bool = False,
+        dry_run: bool = False,
+        checksum: bool = False,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        follow_symlinks: bool = True,
+        jobs: int = 8,
+        max_delete: str = "50%",
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Mirror a local folder into a folder of this store (extra objects deleted, as ``aws s3 sync --delete``).
+
+        Remote changes made since the last sync are kept and reported as conflicts unless ``force``. See
+        docs/sync.md for the whole semantics.
+        """
+        return self._local_sync(
+            "push",
+            local_dir,
+            prefix,
+            delete,
+            force,
+            dry_run,
+            checksum,
+            include,
+            exclude,
+            follow_symlinks,
+            jobs,
+            max_delete,
+            progress,
+        )
+
+    def pull(
+        self,
+        prefix: str,
+        local_dir: str | os.PathLike[str],
+        *,
+        delete: bool = False,
+        force: bool = False,
+        dry_run: bool = False,
+        checksum: bool = False,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        follow_symlinks: bool = True,
+        jobs: int = 8,
+        max_delete: str = "50%",
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Bring a folder of this store into a local folder (local extras kept unless ``delete``).
+
+        Local changes made since the last sync are kept and reported as conflicts unless ``force``.
+        """
+        return self._local_sync(
+            "pull",
+            local_dir,
+            prefix,
+            delete,
+            force,
+            dry_run,
+            checksum,
+            include,
+            exclude,
+            follow_symlinks,
+            jobs,
+            max_delete,
+            progress,
+        )
+
+    def _local_sync(
+        self,
+        direction: str,
+        local_dir: str | os.PathLike[str],
+        prefix: str,
+        delete: bool,
+        force: bool,
+        dry_run: bool,
+        checksum: bool,
+        include: Sequence[str],
+        exclude: Sequence[str],
+        follow_symlinks: bool,
+        jobs: int,
+        max_delete: str,
+        progress: Progress | None,
+    ) -> SyncReport:
+        filters = Filters.of(include, exclude)
+        root = Path(local_dir).expanduser().resolve()
+        if direction == "pull":
+            root.mkdir(parents=True, exist_ok=True)
+        folder = LocalFolder(root, filters, follow_symlinks)
+        local, remote = LocalSide(folder), StoreSide(self, prefix, filters)
+        options = SyncOptions(
+            delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
+        )
+        # One state per (folder, store folder), kept in the folder's own .objstore/ (never synced).
+        digest = hashlib.sha256(f"{self.adapter!r}|{normalize_prefix(prefix)}".encode()).hexdigest()[:24]
+        state = SyncState(folder.reserved / "sync" / f"{digest}.sqlite")
+        try:
+            if direction == "push":
+                return run_sync(local, remote, state, options, progress=progress)
+            return run_sync(remote, local, state, options, swap_state=True, progress=progress, copy_label="download")
+        finally:
+            state.close()
 
     # --- helpers --------------------------------------------------------------------------------------------
 

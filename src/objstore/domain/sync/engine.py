@@ -1,0 +1,484 @@
+"""Carrying out a sync: the two sides, the executor and its report."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from objstore.domain.errors import ConfigurationError, ObjectStorageError
+from objstore.domain.keys import normalize_prefix
+from objstore.domain.sync.local import Filters, LocalFolder
+from objstore.domain.sync.planner import Action, ActionKind, Entry, Policy, Prior, plan_one_way, plan_two_way
+from objstore.domain.sync.state import SyncState
+
+__all__ = ["LocalSide", "Progress", "Side", "StoreSide", "SyncOptions", "SyncReport", "run_sync", "sync"]
+
+Progress = Callable[[str, str, int], None]  # (event, key, bytes): "upload", "download", "delete", "skip", ...
+
+
+class Side(Protocol):
+    """One side of a sync (a local folder, or a folder of a store)."""
+
+    label: str
+
+    def entries(self) -> Iterator[Entry]: ...
+    def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]: ...
+    def write(self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None) -> str: ...
+    def delete_many(self, keys: list[str]) -> dict[str, str]: ...
+    def sha256(self, key: str) -> str | None: ...
+
+
+class LocalSide:
+    def __init__(self, folder: LocalFolder) -> None:
+        self.folder = folder
+        self.label = str(folder.root)
+
+    def entries(self) -> Iterator[Entry]:
+        return self.folder.entries()
+
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        with self.folder.open(key) as handle:
+            yield handle
+
+    def write(self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None) -> str:
+        return self.folder.write(key, source, mtime_ns)
+
+    def delete_many(self, keys: list[str]) -> dict[str, str]:
+        failed = {}
+        for key in keys:
+            try:
+                self.folder.delete(key)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                failed[key] = exc.strerror or str(exc)
+        return failed
+
+    def sha256(self, key: str) -> str | None:
+        return self.folder.sha256(key)
+
+
+class StoreSide:
+    def __init__(self, service: Any, prefix: str, filters: Filters) -> None:
+        self.service = service
+        self.prefix = normalize_prefix(prefix)
+        self.filters = filters
+        self.label = f"{service.adapter!r}" + (f" /{self.prefix}" if self.prefix else "")
+
+    def entries(self) -> Iterator[Entry]:
+        cut = len(self.prefix) + 1 if self.prefix else 0
+        for info in self.service.iter_objects(self.prefix):
+            key = info.key[cut:]
+            if self.filters.allows(key):
+                mtime = int(info.last_modified.timestamp() * 1e9) if info.last_modified else None
+                yield Entry(key, info.size, info.etag or f"size:{info.size}", mtime)
+
+    def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        return self.service.get_object_stream(self.prefix, key)  # type: ignore[no-any-return]
+
+    def write(self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None) -> str:
+        info = self.service.put_object_stream(self.prefix, key, source)
+        return info.etag or self.service.head_object(self.prefix, key).etag or ""
+
+    def delete_many(self, keys: list[str]) -> dict[str, str]:
+        result = self.service.delete_objects(self.prefix, keys)
+        return {key: str(error) for key, error in result.errors.items()}
+
+    def sha256(self, key: str) -> str | None:
+        return self.service.head_object(self.prefix, key).checksum_sha256  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How a sync behaves (the same options as the CLI's).
+
+    Attributes:
+        delete: Delete destination keys the source lacks (push: yes by default; pull: no).
+        two_way: Reconcile both sides from the state of the last sync.
+        policy: What to do with changes the other side made too (see :class:`Policy`).
+        checksum: Compare contents even where nothing seems changed.
+        dry_run: Plan only; change nothing.
+        jobs: Transfers at once.
+        max_delete: Refuse to delete more than this many objects (``"50%"`` of the destination, or a count)
+            unless ``force``.
+        force: Allow large deletes and overwrite destination changes (``Policy.SOURCE_WINS``).
+    """
+
+    delete: bool = True
+    two_way: bool = False
+    policy: Policy = Policy.FAIL
+    checksum: bool = False
+    dry_run: bool = False
+    jobs: int = 8
+    max_delete: str = "50%"
+    force: bool = False
+
+
+@dataclass
+class SyncReport:
+    """What a sync did: counts, bytes, failures with reasons, conflicts, and the plan on a dry run."""
+
+    source: str
+    destination: str
+    dry_run: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    bytes_transferred: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    conflicts: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    deletes_refused: str | None = None
+    plan: list[Action] = field(default_factory=list)
+    retries: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No failure and no refused delete (conflicts are reported, not failures)."""
+        return not self.failures and self.deletes_refused is None
+
+    def count(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def summary(self) -> str:
+        verb = "would be" if self.dry_run else ""
+        kinds = [kind for kind in ("upload", "download", "copy", "delete", "skip", "conflict") if kind in self.counts]
+        parts = [f"{self.counts[kind]} {kind}{'s' if self.counts[kind] != 1 else ''}" for kind in kinds]
+        parts = parts or ["nothing to do"]
+        lines = [f"{self.source} -> {self.destination}: " + ", ".join(parts) + (f" ({verb.strip()})" if verb else "")]
+        if not self.dry_run:
+            lines.append(f"{self.bytes_transferred:,} bytes in {self.seconds:.1f}s, {self.retries} retries")
+        for key, reason in sorted(self.conflicts.items()):
+            lines.append(f"conflict: {key}: {reason}")
+        for key, reason in sorted(self.failures.items()):
+            lines.append(f"FAILED: {key}: {reason}")
+        if self.deletes_refused:
+            lines.append(f"deletes refused: {self.deletes_refused}")
+        lines.extend(f"skipped: {problem}" for problem in self.problems)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "counts": self.counts,
+            "bytes": self.bytes_transferred,
+            "retries": self.retries,
+            "seconds": round(self.seconds, 3),
+            "failures": self.failures,
+            "conflicts": self.conflicts,
+            "problems": self.problems,
+            "deletes_refused": self.deletes_refused,
+            "plan": [
+                {"action": action.kind.value, "key": action.key, "reason": action.reason, "size": action.size}
+                for action in self.plan
+                if action.kind not in (ActionKind.SKIP, ActionKind.FORGET)
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def _limit(max_delete: str, total: int) -> int:
+    text = str(max_delete).strip()
+    try:
+        if text.endswith("%"):
+            return int(total * float(text[:-1]) / 100)
+        return int(text)
+    except ValueError:
+        raise ConfigurationError(f"--max-delete takes a count or a percentage, not {max_delete!r}") from None
+
+
+class _Counted:
+    """Counts entries as they stream past (the planner must not hold listings whole)."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self._entries = entries
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Entry]:
+        for entry in self._entries:
+            self.count += 1
+            yield entry
+
+
+def run_sync(
+    source: Side,
+    dest: Side,
+    state: SyncState,
+    options: SyncOptions,
+    *,
+    swap_state: bool = False,
+    progress: Progress | None = None,
+    copy_label: str = "upload",
+) -> SyncReport:
+    """Plan and carry out a sync from ``source`` to ``dest`` (both ways with ``options.two_way``).
+
+    Transfers run ``options.jobs`` at a time as the plan streams out of the planner. Deletes run last, and only
+    when both listings completed, every transfer succeeded, the source was not empty and the count is within
+    ``max_delete`` (unless forced).
+
+    Args:
+        swap_state: The state records tokens the other way round (a pull reusing a push's state).
+        copy_label: What a copy from source to destination is called in the report ("download" for a pull).
+    """
+    started = time.monotonic()
+    report = SyncReport(source.label, dest.label, dry_run=options.dry_run)
+    notify = progress or (lambda event, key, size: None)
+    policy = Policy.SOURCE_WINS if options.force and not options.two_way else options.policy
+    prior: Iterable[Prior] = state
+    if swap_state:
+        prior = (Prior(p.key, p.dest_token, p.source_token, p.sha256) for p in state)
+
+    def record(key: str, source_token: str, dest_token: str, sha256: str | None) -> None:
+        if swap_state:
+            state.record(key, dest_token, source_token, sha256)
+        else:
+            state.record(key, source_token, dest_token, sha256)
+
+    source_entries = _Counted(source.entries())
+    dest_entries = _Counted(dest.entries())
+    tokens: dict[str, tuple[Entry | None, Entry | None]] = {}
+
+    def remember(side: int, entries: Iterable[Entry]) -> Iterator[Entry]:
+        # The executor needs the tokens of the entries an action moves; kept only until the action runs.
+        for entry in entries:
+            pair = tokens.get(entry.key, (None, None))
+            tokens[entry.key] = (entry, pair[1]) if side == 0 else (pair[0], entry)
+            yield entry
+
+    if options.two_way:
+        plan = plan_two_way(remember(0, source_entries), remember(1, dest_entries), prior, policy=policy)
+    else:
+        plan = plan_one_way(
+            remember(0, source_entries),
+            remember(1, dest_entries),
+            prior,
+            delete=options.delete,
+            policy=policy,
+            checksum=options.checksum,
+            prior_sync=not state.is_empty(),
+        )
+
+    lock = threading.Lock()
+    deletes: dict[ActionKind, list[str]] = {ActionKind.DELETE: [], ActionKind.DELETE_SOURCE: []}
+    slots = threading.BoundedSemaphore(options.jobs * 2)
+
+    def transfer(action: Action, pair: tuple[Entry | None, Entry | None]) -> None:
+        try:
+            moved = _transfer(action, pair, source, dest, record, state)
+            kind = copy_label if action.kind is ActionKind.UPLOAD else action.kind.value
+            with lock:
+                report.bytes_transferred += moved
+                report.count(kind if moved or not action.verify_content else "skip")
+            notify(kind, action.key, moved)
+        except (ObjectStorageError, OSError) as exc:
+            with lock:
+                report.failures[action.key] = str(exc)
+        finally:
+            slots.release()
+
+    futures: list[Future[None]] = []
+    listing_error: BaseException | None = None
+    with ThreadPoolExecutor(options.jobs, thread_name_prefix="objstore-sync") as pool:
+        try:
+            for action in plan:
+                pair = tokens.pop(action.key, (None, None))
+                if options.dry_run:
+                    report.plan.append(action)
+                    if action.kind is not ActionKind.FORGET:
+                        report.count(copy_label if action.kind is ActionKind.UPLOAD else action.kind.value)
+                    if action.kind is ActionKind.CONFLICT:
+                        report.conflicts[action.key] = action.reason
+                    continue
+                if action.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD):
+                    slots.acquire()
+                    futures.append(pool.submit(transfer, action, pair))
+                elif action.kind in deletes:
+                    deletes[action.kind].append(action.key)
+                elif action.kind is ActionKind.CONFLICT:
+                    report.conflicts[action.key] = action.reason
+                    report.count("conflict")
+                elif action.kind is ActionKind.FORGET:
+                    state.forget(action.key)
+                else:
+                    report.count("skip")
+                    notify("skip", action.key, 0)
+        except (ObjectStorageError, OSError, ValueError) as exc:
+            listing_error = exc
+    for future in futures:
+        future.result()
+    if isinstance(source, LocalSide):
+        report.problems.extend(source.folder.problems)
+    if isinstance(dest, LocalSide):
+        report.problems.extend(dest.folder.problems)
+    if listing_error is not None:
+        report.failures["(listing)"] = f"a listing failed, so nothing was deleted: {listing_error}"
+    wanted = sum(len(keys) for keys in deletes.values())
+    if wanted and not options.dry_run:
+        refusal = _refuse_deletes(report, listing_error, source_entries.count, dest_entries.count, wanted, options)
+        if refusal:
+            report.deletes_refused = refusal
+        else:
+            _delete(deletes[ActionKind.DELETE], dest, state, report, notify)
+            _delete(deletes[ActionKind.DELETE_SOURCE], source, state, report, notify)
+    if options.dry_run and wanted:
+        refusal = _refuse_deletes(report, None, source_entries.count, dest_entries.count, wanted, options)
+        report.deletes_refused = refusal
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _refuse_deletes(
+    report: SyncReport, listing_error: BaseException | None, sources: int, dests: int, wanted: int, options: SyncOptions
+) -> str | None:
+    if listing_error is not None or report.failures:
+        return "some operations failed; deletes run only after a complete, error-free sync"
+    if sources == 0 and not options.force:
+        return "the source is empty; deleting everything on the destination needs --force"
+    limit = _limit(options.max_delete, max(dests, sources))
+    if wanted > limit and not options.force:
+        return f"{wanted} deletes exceed --max-delete {options.max_delete} ({limit}); use --force to allow them"
+    return None
+
+
+def _delete(keys: list[str], side: Side, state: SyncState, report: SyncReport, notify: Progress) -> None:
+    if not keys:
+        return
+    failed = side.delete_many(keys)
+    for key in keys:
+        if key in failed:
+            report.failures[key] = failed[key]
+        else:
+            state.forget(key)
+            report.count("delete")
+            notify("delete", key, 0)
+
+
+def _transfer(
+    action: Action,
+    pair: tuple[Entry | None, Entry | None],
+    source: Side,
+    dest: Side,
+    record: Callable[[str, str, str, str | None], None],
+    state: SyncState,
+) -> int:
+    """Copy one key in the action's direction; returns the bytes moved (0 when the contents were already equal)."""
+    src_entry, dst_entry = pair
+    upload = action.kind is ActionKind.UPLOAD
+    origin, target = (source, dest) if upload else (dest, source)
+    origin_entry, target_entry = (src_entry, dst_entry) if upload else (dst_entry, src_entry)
+    if origin_entry is None:
+        raise ObjectStorageError(f"{action.key}: vanished before it could be copied")
+    if action.verify_content and target_entry is not None:
+        origin_hash, target_hash = origin.sha256(action.key), target.sha256(action.key)
+        if origin_hash and origin_hash == target_hash:
+            tokens = (origin_entry.token, target_entry.token)
+            record(action.key, *(tokens if upload else tokens[::-1]), origin_hash)
+            return 0
+    key = action.rename_to or action.key
+    with origin.open(action.key) as stream:
+        counted = _CountingStream(stream)
+        new_token = target.write(key, counted, origin_entry.size, origin_entry.mtime_ns)
+    if action.rename_to is None:
+        tokens = (origin_entry.token, new_token)
+        record(action.key, *(tokens if upload else tokens[::-1]), counted.sha256())
+    return counted.size
+
+
+class _CountingStream:
+    """Counts and hashes what passes through, so the state records the SHA-256 of what was sent."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.size += len(data)
+        self._digest.update(data)
+        return data
+
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+
+def state_home() -> Path:
+    """Where store-to-store sync states live: ``$OBJSTORE_HOME/sync`` (``~/.local/share/objstore/sync``)."""
+    home = os.environ.get("OBJSTORE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share", "objstore")
+    return Path(home) / "sync"
+
+
+def sync(
+    source: Any,
+    destination: Any,
+    *,
+    source_prefix: str = "",
+    dest_prefix: str = "",
+    two_way: bool = False,
+    conflict: str = "fail",
+    delete: bool = True,
+    force: bool = False,
+    dry_run: bool = False,
+    checksum: bool = False,
+    include: tuple[str, ...] | list[str] = (),
+    exclude: tuple[str, ...] | list[str] = (),
+    follow_symlinks: bool = True,
+    jobs: int = 8,
+    max_delete: str = "50%",
+    progress: Progress | None = None,
+    state_path: str | os.PathLike[str] | None = None,
+) -> SyncReport:
+    """Sync two stores (any two adapters: moving data between providers), one way or both ways.
+
+    Args:
+        source, destination: ``ObjectStorageService`` instances.
+        two_way: Reconcile both sides from the state of the last sync; ``conflict`` settles keys changed on both
+            (``fail``: reported and left alone; ``newer``: the later write wins; ``keep-both``: the destination's
+            version is kept beside under a ``.conflict`` name).
+        state_path: Where the state of this pair is kept (default: under ``$OBJSTORE_HOME/sync``).
+    """
+    del follow_symlinks  # stores have no links; accepted so the CLI's options pass through unchanged
+    filters = Filters.of(include, exclude)
+    policy = {"fail": Policy.FAIL, "newer": Policy.NEWER_WINS, "keep-both": Policy.KEEP_BOTH}.get(conflict)
+    if policy is None:
+        raise ConfigurationError("conflict must be fail, newer or keep-both")
+    pair = (
+        f"{source.adapter!r}|{normalize_prefix(source_prefix)}|{destination.adapter!r}|{normalize_prefix(dest_prefix)}"
+    )
+    path = state_path or state_home() / f"{hashlib.sha256(pair.encode()).hexdigest()[:24]}.sqlite"
+    state = SyncState(path)
+    options = SyncOptions(
+        delete=delete,
+        two_way=two_way,
+        policy=policy,
+        checksum=checksum,
+        dry_run=dry_run,
+        jobs=jobs,
+        max_delete=max_delete,
+        force=force,
+    )
+    try:
+        return run_sync(
+            StoreSide(source, source_prefix, filters),
+            StoreSide(destination, dest_prefix, filters),
+            state,
+            options,
+            progress=progress,
+            copy_label="copy",
+        )
+    finally:
+        state.close()

@@ -1,0 +1,194 @@
+"""A local folder as one side of a sync: a key-ordered walk, filters, and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat as stat_module
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from objstore.domain.keys import is_valid_key
+from objstore.domain.streams import CHUNK_SIZE
+from objstore.domain.sync.planner import Entry
+
+__all__ = ["Filters", "LocalFolder", "local_token"]
+
+RESERVED = ".objstore"  # objstore's own folder (sync state, temporary files): never synced
+
+
+def local_token(st: os.stat_result) -> str:
+    """What changes whenever a file's content may have: size, mtime and ctime in nanoseconds, inode.
+
+    ctime cannot be set by tools that restore mtimes (``touch -d``, ``cp -p``), so a same-size, same-mtime rewrite
+    still changes the token.
+    """
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Ordered include/exclude rules in gitignore syntax; the first rule that matches a key decides.
+
+    Keys no rule matches are included. Rules apply to both sides of a sync alike.
+    """
+
+    rules: tuple[tuple[bool, str], ...] = ()  # (include?, pattern)
+    _compiled: tuple[tuple[bool, Any], ...] = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def of(
+        cls, include: Sequence[str] = (), exclude: Sequence[str] = (), ordered: Sequence[tuple[bool, str]] = ()
+    ) -> Filters:
+        rules = tuple(ordered) + tuple((True, p) for p in include) + tuple((False, p) for p in exclude)
+        if include and not ordered:
+            # --include alone means "only these": everything else is excluded after them.
+            rules = tuple((True, p) for p in include) + tuple((False, p) for p in exclude) + ((False, "*"),)
+        from pathspec.patterns.gitwildmatch import GitWildMatchPattern
+
+        compiled = tuple((keep, GitWildMatchPattern(pattern)) for keep, pattern in rules)
+        return cls(rules, compiled)
+
+    def allows(self, key: str) -> bool:
+        for keep, pattern in self._compiled:
+            if pattern.match_file(key):
+                return bool(keep)
+        return True
+
+
+@dataclass
+class LocalFolder:
+    """A local folder's files as sync entries, in key order.
+
+    Args:
+        root: The folder.
+        filters: Which keys take part.
+        follow_symlinks: Follow links (default), with cycle detection; otherwise links are skipped.
+    """
+
+    root: Path
+    filters: Filters = field(default_factory=Filters)
+    follow_symlinks: bool = True
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    @property
+    def reserved(self) -> Path:
+        return self.root / RESERVED
+
+    def entries(self) -> Iterator[Entry]:
+        """Every file under the root, in key order; loops, broken links and unnameable files are reported."""
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"the local folder {str(self.root)!r} does not exist")
+        top = os.stat(self.root)
+        yield from self._walk(str(self.root), "", {(top.st_dev, top.st_ino)})
+
+    def _walk(self, folder: str, prefix: str, ancestors: set[tuple[int, int]]) -> Iterator[Entry]:
+        items: list[tuple[str, str, os.stat_result, bool]] = []
+        try:
+            with os.scandir(folder) as scan:
+                for item in scan:
+                    if not prefix and item.name == RESERVED:
+                        continue
+                    key = prefix + item.name
+                    try:
+                        if item.is_symlink():
+                            if not self.follow_symlinks:
+                                continue
+                            st = os.stat(item.path)
+                        else:
+                            st = item.stat(follow_symlinks=False)
+                    except OSError:
+                        self.problems.append(f"{key}: broken symbolic link (skipped)")
+                        continue
+                    is_dir = stat_module.S_ISDIR(st.st_mode)
+                    if not is_dir and not stat_module.S_ISREG(st.st_mode):
+                        continue  # sockets, devices, pipes
+                    if not is_valid_key(key):
+                        self.problems.append(f"{key!r}: a name no object key can carry (skipped)")
+                        continue
+                    items.append((key + "/" if is_dir else key, item.path, st, is_dir))
+        except OSError as exc:
+            self.problems.append(f"{prefix or '.'}: cannot be read ({exc.strerror})")
+            raise
+        items.sort(key=lambda item: item[0])  # "a/" after "a-c": the order of the keys the entries produce
+        for key, path, st, is_dir in items:
+            if is_dir:
+                ident = (st.st_dev, st.st_ino)
+                if ident in ancestors:
+                    self.problems.append(f"{key}: symbolic link loop (skipped)")
+                    continue
+                yield from self._walk(path, key, ancestors | {ident})
+            elif self.filters.allows(key):
+                yield Entry(key, st.st_size, local_token(st), st.st_mtime_ns)
+
+    # --- reading and writing files ---------------------------------------------------------------------------
+
+    def path_of(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    def token(self, key: str) -> str:
+        return local_token(os.stat(self.path_of(key)))
+
+    def open(self, key: str) -> IO[bytes]:
+        return open(self.path_of(key), "rb")
+
+    def sha256(self, key: str) -> str:
+        digest = hashlib.sha256()
+        with self.open(key) as handle:
+            while chunk := handle.read(CHUNK_SIZE):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def write(self, key: str, source: IO[bytes] | Any, mtime_ns: int | None) -> str:
+        """Write a file atomically (temporary file, fsync, rename), with the given mtime; returns its token."""
+        target = self.path_of(key)
+        self._make_parents(target)
+        tmp_dir = self.reserved / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
+        digest = hashlib.sha256()
+        try:
+            with open(tmp, "xb") as handle:
+                while chunk := source.read(CHUNK_SIZE):
+                    digest.update(chunk)
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if mtime_ns is not None:
+                os.utime(tmp, ns=(mtime_ns, mtime_ns))
+            if target.is_dir() and not target.is_symlink():
+                raise IsADirectoryError(f"{key}: a folder of that name is in the way")
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return local_token(os.stat(target))
+
+    def _make_parents(self, target: Path) -> None:
+        """Create the parent folders; a file standing where a folder must go is replaced (it was synced away)."""
+        parent = target.parent
+        for ancestor in reversed([parent, *parent.parents]):
+            if ancestor == self.root or (self.root not in ancestor.parents and ancestor != self.root):
+                continue
+            if ancestor.is_file() and not ancestor.is_symlink():
+                ancestor.unlink()
+        parent.mkdir(parents=True, exist_ok=True)
+
+    def delete(self, key: str) -> None:
+        path = self.path_of(key)
+        path.unlink()
+        # Remove folders left empty, up to the root.
+        for folder in path.parents:
+            if folder == self.root or self.root not in folder.parents:
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break

@@ -1,0 +1,87 @@
+"""The state of the last sync: per key, both sides' version tokens and the content's SHA-256 (SQLite)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from objstore.domain.sync.planner import Prior
+
+__all__ = ["SyncState"]
+
+
+class SyncState:
+    """A key-ordered record of what the last sync saw, streamed back without loading it whole.
+
+    Args:
+        path: The SQLite file (its folder is created). ``":memory:"`` keeps it in memory (tests, one-off syncs).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._pending = 0
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, source_token TEXT NOT NULL, "
+                "dest_token TEXT NOT NULL, sha256 TEXT)"
+            )
+            self._db.execute("BEGIN")
+
+    def is_empty(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None
+
+    def __iter__(self) -> Iterator[Prior]:
+        """Every record in ascending key order (by code point, as listings are), in pages."""
+        last = None
+        while True:
+            with self._lock:
+                if last is None:
+                    rows = self._db.execute("SELECT * FROM entries ORDER BY key LIMIT 1000").fetchall()
+                else:
+                    rows = self._db.execute(
+                        "SELECT * FROM entries WHERE key > ? ORDER BY key LIMIT 1000", (last,)
+                    ).fetchall()
+            if not rows:
+                return
+            for key, source_token, dest_token, sha256 in rows:
+                yield Prior(key, source_token, dest_token, sha256)
+            last = rows[-1][0]
+
+    def get(self, key: str) -> Prior | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM entries WHERE key = ?", (key,)).fetchone()
+        return Prior(*row) if row else None
+
+    def record(self, key: str, source_token: str, dest_token: str, sha256: str | None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", (key, source_token, dest_token, sha256)
+            )
+            self._tick()
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM entries WHERE key = ?", (key,))
+            self._tick()
+
+    def _tick(self) -> None:
+        # Commit every few hundred changes: an interrupted sync keeps what it finished.
+        self._pending += 1
+        if self._pending >= 200:
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
+            self._pending = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.execute("COMMIT")
+            self._db.close()
