@@ -10,11 +10,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LINTED := $(wildcard src tests bench examples)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: bench help demo test lint typecheck unit conformance integration e2e venv clean
+.PHONY: storage-push storage-pull bench help demo test lint typecheck unit conformance integration e2e venv clean
 
 help:
 	@echo "make demo   - a round trip on the embedded default store (a local folder), end to end"
 	@echo "make test   - lint, format check, type check and the whole test suite"
+	@echo "make storage-push / storage-pull - mirror ./storage with the configured store (STORE=url to choose)"
 	@echo "make unit | conformance | integration | e2e - one layer of the test suite"
 	@echo "make bench  - benchmarks (a 1 GiB object through the S3 adapter, with peak RSS)"
 
@@ -37,6 +38,16 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	@$(PY) examples/demo.py
+	@bash examples/sync_demo.sh
+
+# Mirror ./storage with the configured store (OBJSTORE_URL, else the Naas settings, else the local default).
+# Credentials come from the environment only; nothing secret is ever put on a command line.
+storage-push: $(STAMP)
+	@mkdir -p storage
+	@$(BIN)/objstore push storage $(STORE) $(ARGS)
+
+storage-pull: $(STAMP)
+	@$(BIN)/objstore pull $(STORE) storage $(ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/large_object.py

@@ -269,7 +269,7 @@ def run_sync(
             delete=options.delete,
             policy=policy,
             checksum=options.checksum,
-            prior_sync=not state.is_empty(),
+            prior_sync=state.has_synced(),
         )
 
     lock = threading.Lock()
@@ -334,6 +334,8 @@ def run_sync(
         else:
             _delete(deletes[ActionKind.DELETE], dest, state, report, notify)
             _delete(deletes[ActionKind.DELETE_SOURCE], source, state, report, notify)
+    if not options.dry_run and listing_error is None:
+        state.mark_synced()
     if options.dry_run and wanted:
         refusal = _refuse_deletes(report, None, source_entries.count, dest_entries.count, wanted, options)
         report.deletes_refused = refusal

@@ -120,7 +120,9 @@ def plan_one_way(
             reason = "new on the source" if state is None else "missing on the destination"
             yield Action(ActionKind.UPLOAD, key, reason, src.size)
         elif src is not None and dst is not None:
-            if state is None:
+            if state is None and prior_sync and not force:
+                yield Action(ActionKind.CONFLICT, key, "created on both sides since the last sync")
+            elif state is None:
                 if src.size != dst.size:
                     yield Action(ActionKind.UPLOAD, key, "differs (size)", src.size)
                 else:

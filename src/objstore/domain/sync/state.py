@@ -33,11 +33,17 @@ class SyncState:
                 "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, source_token TEXT NOT NULL, "
                 "dest_token TEXT NOT NULL, sha256 TEXT)"
             )
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
             self._db.execute("BEGIN")
 
-    def is_empty(self) -> bool:
+    def has_synced(self) -> bool:
+        """Whether a sync of this pair ever completed (even one of an empty tree, which leaves no entries)."""
         with self._lock:
-            return self._db.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None
+            return self._db.execute("SELECT 1 FROM meta WHERE name = 'synced'").fetchone() is not None
+
+    def mark_synced(self) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('synced', datetime('now'))")
 
     def __iter__(self) -> Iterator[Prior]:
         """Every record in ascending key order (by code point, as listings are), in pages."""
