@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from objstore.domain.errors import ConfigurationError, InvalidKey, InvalidMetadata, ObjectStorageError
+from objstore.domain.errors import ConfigurationError, InvalidKey, InvalidMetadata, NotSupported, ObjectStorageError
 from objstore.domain.service import ObjectStorageService
 from objstore.domain.sync.engine import SyncReport
 from objstore.factory import ObjectStorageFactory
@@ -55,7 +55,7 @@ def handled(json_output: bool = False) -> Iterator[None]:
     """One-line errors and meaningful exit codes for every command."""
     try:
         yield
-    except (ConfigurationError, InvalidKey, InvalidMetadata, ValueError) as exc:
+    except (ConfigurationError, InvalidKey, InvalidMetadata, NotSupported, ValueError) as exc:
         _fail(exc, EXIT_USAGE, json_output)
     except ObjectStorageError as exc:
         _fail(exc, EXIT_FAILED, json_output)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from objstore.domain.errors import ConfigurationError, ObjectStorageError
+from objstore.domain.errors import ConfigurationError, ObjectAlreadyExists, ObjectStorageError
 from objstore.domain.keys import normalize_prefix
 from objstore.domain.sync.local import Filters, LocalFolder
 from objstore.domain.sync.planner import Action, ActionKind, Entry, Policy, Prior, plan_one_way, plan_two_way
@@ -276,6 +276,8 @@ def run_sync(
     deletes: dict[ActionKind, list[str]] = {ActionKind.DELETE: [], ActionKind.DELETE_SOURCE: []}
     slots = threading.BoundedSemaphore(options.jobs * 2)
 
+    blocked: dict[str, tuple[Action, tuple[Entry | None, Entry | None]]] = {}
+
     def transfer(action: Action, pair: tuple[Entry | None, Entry | None]) -> None:
         try:
             moved = _transfer(action, pair, source, dest, record, state)
@@ -287,6 +289,8 @@ def run_sync(
         except (ObjectStorageError, OSError) as exc:
             with lock:
                 report.failures[action.key] = str(exc)
+                if isinstance(exc, ObjectAlreadyExists | IsADirectoryError | NotADirectoryError):
+                    blocked[action.key] = (action, pair)  # a file <-> folder swap: see below
         finally:
             slots.release()
 
@@ -320,6 +324,8 @@ def run_sync(
             listing_error = exc
     for future in futures:
         future.result()
+    if blocked and listing_error is None:
+        _unblock(blocked, deletes, source, dest, record, state, report, notify)
     if isinstance(source, LocalSide):
         report.problems.extend(source.folder.problems)
     if isinstance(dest, LocalSide):
@@ -341,6 +347,39 @@ def run_sync(
         report.deletes_refused = refusal
     report.seconds = time.monotonic() - started
     return report
+
+
+def _unblock(
+    blocked: dict[str, tuple[Action, tuple[Entry | None, Entry | None]]],
+    deletes: dict[ActionKind, list[str]],
+    source: Side,
+    dest: Side,
+    record: Callable[[str, str, str, str | None], None],
+    state: SyncState,
+    report: SyncReport,
+    notify: Progress,
+) -> None:
+    """Copies that failed because a file became a folder of the same name (or the other way round).
+
+    The object in the way is one the plan deletes anyway: that delete runs first, then the copy again. Other
+    deletes still wait for the end of the sync.
+    """
+    for key, (action, pair) in sorted(blocked.items()):
+        kind = ActionKind.DELETE if action.kind is ActionKind.UPLOAD else ActionKind.DELETE_SOURCE
+        side = dest if kind is ActionKind.DELETE else source
+        in_the_way = [d for d in deletes[kind] if key.startswith(d + "/") or d.startswith(key + "/")]
+        if not in_the_way:
+            continue
+        deletes[kind] = [d for d in deletes[kind] if d not in in_the_way]
+        _delete(in_the_way, side, state, report, notify)
+        try:
+            moved = _transfer(action, pair, source, dest, record, state)
+        except (ObjectStorageError, OSError) as exc:
+            report.failures[key] = str(exc)
+            continue
+        report.failures.pop(key, None)
+        report.bytes_transferred += moved
+        report.count(action.kind.value)
 
 
 def _refuse_deletes(

@@ -1,0 +1,214 @@
+"""The objstore command line end to end: push and pull of a tree with every awkward case, on a folder store and
+on the S3 test server; exit codes; safety refusals; no credential on any process's command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import unicodedata
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OBJSTORE = [sys.executable, "-m", "objstore"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*OBJSTORE, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"objstore {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def awkward_tree(root: Path) -> None:
+    """Empty files, NFC and NFD names, spaces, a deep tree, links (followed, broken, looping)."""
+    (root / "deep" / "a" / "b" / "c" / "d" / "e").mkdir(parents=True)
+    (root / "deep" / "a" / "b" / "c" / "d" / "e" / "leaf.txt").write_text("deep")
+    (root / "empty.bin").write_bytes(b"")
+    (root / unicodedata.normalize("NFC", "caf\u00e9.txt")).write_text("nfc")
+    (root / unicodedata.normalize("NFD", "r\u00e9sum\u00e9.txt")).write_text("nfd")
+    (root / "with space" / "and more").mkdir(parents=True)
+    (root / "with space" / "and more" / "file name.txt").write_text("spaces")
+    (root / "data.bin").write_bytes(os.urandom(300_000))
+    (root / "link-to-data.bin").symlink_to(root / "data.bin")
+    (root / "broken-link").symlink_to(root / "nowhere")
+    (root / "deep" / "loop").symlink_to(root / "deep", target_is_directory=True)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    found = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(".objstore") or "loop" in relative.split("/") or not path.is_file():
+            continue
+        found[relative] = path.read_bytes()
+    return found
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    return {"OBJSTORE_HOME": str(tmp_path / "home"), "OBJSTORE_URL": ""}
+
+
+def test_push_then_pull_gives_an_identical_tree(tmp_path: Path, home: dict[str, str]) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    awkward_tree(source)
+    pushed = run("push", str(source), env=home)
+    assert "broken symbolic link" in pushed.stderr
+    assert "symbolic link loop" in pushed.stderr
+    restored = tmp_path / "restored"
+    run("pull", str(restored), env=home)
+    expected = {key: value for key, value in tree(source).items() if key != "broken-link"}
+    assert tree(restored) == expected
+    assert (restored / "link-to-data.bin").read_bytes() == (source / "data.bin").read_bytes()
+
+
+def test_a_second_push_changes_nothing_and_a_same_size_edit_is_sent(tmp_path: Path, home: dict[str, str]) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    (source / "notes.txt").write_text("version one")
+    run("push", str(source), env=home)
+    again = run("push", str(source), "--json", env=home)
+    assert '"skip": 1' in again.stdout
+    stat = (source / "notes.txt").stat()
+    (source / "notes.txt").write_text("VERSION ONE")  # same size
+    os.utime(source / "notes.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime too
+    edited = run("push", str(source), "--json", env=home)
+    assert '"upload": 1' in edited.stdout
+    assert run("cat", "notes.txt", env=home).stdout == "VERSION ONE"
+
+
+def test_a_file_replaced_by_a_folder_of_the_same_name(tmp_path: Path, home: dict[str, str]) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    (source / "thing").write_text("a file")
+    run("push", str(source), env=home)
+    restored = tmp_path / "restored"
+    run("pull", str(restored), env=home)
+    (source / "thing").unlink()
+    (source / "thing").mkdir()
+    (source / "thing" / "inside.txt").write_text("now a folder")
+    run("push", str(source), env=home)
+    run("pull", str(restored), env=home)
+    assert (restored / "thing" / "inside.txt").read_text() == "now a folder"
+
+
+def test_dry_run_changes_nothing(tmp_path: Path, home: dict[str, str]) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    (source / "a.txt").write_text("a")
+    result = run("push", str(source), "--dry-run", env=home)
+    assert "upload" in result.stdout
+    assert run("ls", "-r", env=home).stdout == ""
+
+
+def test_deletes_are_refused_above_the_limit_and_from_an_empty_source(tmp_path: Path, home: dict[str, str]) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    for index in range(10):
+        (source / f"f{index}").write_text(str(index))
+    run("push", str(source), env=home)
+    for index in range(8):
+        (source / f"f{index}").unlink()
+    refused = run("push", str(source), env=home, check=False)
+    assert refused.returncode == 1
+    assert "exceed --max-delete" in refused.stderr
+    assert len(run("ls", env=home).stdout.split()) == 10
+    for index in range(8, 10):
+        (source / f"f{index}").unlink()
+    empty = run("push", str(source), "--max-delete", "100%", env=home, check=False)
+    assert empty.returncode == 1
+    assert "the source is empty" in empty.stderr
+    run("push", str(source), "--force", env=home)
+    assert run("ls", env=home).stdout == ""
+
+
+def test_remote_changes_since_the_last_push_are_not_overwritten(tmp_path: Path, home: dict[str, str]) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    (source / "shared.txt").write_text("mine")
+    run("push", str(source), env=home)
+    other = tmp_path / "other.txt"
+    other.write_text("someone else's edit")
+    run("put", str(other), "shared.txt", env=home)
+    (source / "shared.txt").write_text("my later edit")
+    result = run("push", str(source), env=home, check=False)
+    assert result.returncode == 1
+    assert "conflict: shared.txt" in result.stderr
+    assert run("cat", "shared.txt", env=home).stdout == "someone else's edit"
+
+
+def test_usage_and_configuration_errors_exit_2(tmp_path: Path, home: dict[str, str]) -> None:
+    assert run("ls", "--store", "nosuch://x", env=home, check=False).returncode == 2
+    assert run("ls", "--store", "s3://bucket?secret_access_key=x", env=home, check=False).returncode == 2
+    missing = run("stat", "missing.txt", env=home, check=False)
+    assert missing.returncode == 1
+    assert '"ok": false' in missing.stdout
+
+
+def test_the_other_commands(tmp_path: Path, home: dict[str, str]) -> None:
+    payload = tmp_path / "payload.txt"
+    payload.write_text("payload")
+    run("put", str(payload), "dir/p.txt", env=home)
+    assert run("cat", "dir/p.txt", env=home).stdout == "payload"
+    assert '"size": 7' in run("stat", "dir/p.txt", env=home).stdout
+    run("cp", "dir/p.txt", "dir/q.txt", env=home)
+    assert run("ls", "dir", env=home).stdout.split() == ["dir/p.txt", "dir/q.txt"]
+    assert "would delete dir/p.txt" in run("purge", "--older-than", "0s", "--dry-run", env=home).stdout
+    run("rm", "dir/q.txt", env=home)
+    assert run("ls", "-r", env=home).stdout.split() == ["dir/p.txt"]
+    assert run("share", "dir/p.txt", env=home, check=False).returncode == 2  # a folder store has no links
+
+
+def test_push_and_pull_through_s3_with_no_credential_on_any_command_line(
+    s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    awkward_tree(source)
+    env = {
+        "AWS_ACCESS_KEY_ID": s3_server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+        "AWS_ENDPOINT_URL": s3_server.endpoint_url,
+        "OBJSTORE_URL": f"s3://{s3_bucket}/cli-{uuid.uuid4().hex}?hierarchical=true",
+        "OBJSTORE_HOME": str(tmp_path / "home"),
+    }
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        seen.append(
+                            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+                        )
+                    except OSError:
+                        pass
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        run("push", str(source), env=env)
+        restored = tmp_path / "restored"
+        run("pull", str(restored), env=env)
+    finally:
+        stop.set()
+        watcher.join()
+    assert any("objstore" in line and "push" in line for line in seen), "the watcher saw the push"
+    for line in seen:
+        assert s3_server.secret_access_key not in line
+        assert s3_server.access_key_id not in line
+    expected = {key: value for key, value in tree(source).items() if key != "broken-link"}
+    assert tree(restored) == expected
