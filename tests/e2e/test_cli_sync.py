@@ -3,6 +3,7 @@ on the S3 test server; exit codes; safety refusals; no credential on any process
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -189,12 +190,9 @@ def test_push_and_pull_through_s3_with_no_credential_on_any_command_line(
         while not stop.is_set():
             for pid in os.listdir("/proc"):
                 if pid.isdigit():
-                    try:
-                        seen.append(
-                            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-                        )
-                    except OSError:
-                        pass
+                    with contextlib.suppress(OSError):  # a process that ended meanwhile
+                        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                        seen.append(command.replace(b"\0", b" ").decode("utf-8", "replace"))
             time.sleep(0.02)
 
     watcher = threading.Thread(target=watch)
