@@ -9,22 +9,16 @@ import pytest
 
 pytest.register_assert_rewrite("objstore.testing.conformance")
 
-from tests.harness.servers import ServerUnavailable, server_unavailable  # noqa: E402
+from tests.harness.servers import running  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A SeaweedFS `weed mini` S3 server (see tests/harness/seaweedfs.py)."""
-    try:
-        from tests.harness.seaweedfs import start_weed_mini
+    from tests.harness.seaweedfs import start_weed_mini
 
-        server, endpoint = start_weed_mini(tmp_path_factory.mktemp("seaweedfs"))
-    except (ServerUnavailable, ImportError) as exc:
-        server_unavailable("seaweedfs", str(exc))
-    try:
-        yield endpoint
-    finally:
-        server.stop()
+    with running("seaweedfs", lambda: start_weed_mini(tmp_path_factory.mktemp("seaweedfs"))) as value:
+        yield value
 
 
 @pytest.fixture(scope="session")
@@ -36,16 +30,10 @@ def s3_bucket(s3_server: object) -> str:
 @pytest.fixture(scope="session")
 def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """fake-gcs-server (see tests/harness/gcs.py); yields its endpoint URL."""
-    try:
-        from tests.harness.gcs import start_fake_gcs
+    from tests.harness.gcs import start_fake_gcs
 
-        server, endpoint = start_fake_gcs(tmp_path_factory.mktemp("fake-gcs"))
-    except (ServerUnavailable, ImportError) as exc:
-        server_unavailable("fake-gcs-server", str(exc))
-    try:
-        yield endpoint
-    finally:
-        server.stop()
+    with running("fake-gcs-server", lambda: start_fake_gcs(tmp_path_factory.mktemp("fake-gcs"))) as value:
+        yield value
 
 
 @pytest.fixture(scope="session")
@@ -59,16 +47,10 @@ def gcs_bucket(gcs_server: str) -> str:
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Azurite's blob service (see tests/harness/azurite.py); yields a connection string for it."""
-    try:
-        from tests.harness.azurite import connection_string, start_azurite
+    from tests.harness.azurite import connection_string, start_azurite
 
-        server, endpoint = start_azurite(tmp_path_factory.mktemp("azurite"))
-    except (ServerUnavailable, ImportError) as exc:
-        server_unavailable("azurite", str(exc))
-    try:
+    with running("azurite", lambda: start_azurite(tmp_path_factory.mktemp("azurite"))) as endpoint:
         yield connection_string(endpoint)
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -100,16 +82,10 @@ ALTASTATA_PASSWORD = "altastata-test-password"  # noqa: S105 - accepted only by 
 @pytest.fixture(scope="session")
 def altastata_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """The JVM py4j test gateway (see tests/harness/altastata.py); yields its port."""
-    try:
-        from tests.harness.altastata import start_gateway
+    from tests.harness.altastata import start_gateway
 
-        server, port = start_gateway(tmp_path_factory.mktemp("altastata-gateway"))
-    except (ServerUnavailable, ImportError) as exc:
-        server_unavailable("altastata gateway", str(exc))
-    try:
-        yield port
-    finally:
-        server.stop()
+    with running("altastata gateway", lambda: start_gateway(tmp_path_factory.mktemp("altastata-gateway"))) as value:
+        yield value
 
 
 @pytest.fixture(scope="session")

@@ -14,13 +14,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+T = TypeVar("T")
 
 
 class ServerUnavailable(RuntimeError):
@@ -152,3 +153,16 @@ class ManagedServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+@contextlib.contextmanager
+def running(name: str, start: Callable[[], tuple[ManagedServer, T]]) -> Iterator[T]:
+    """Start a server for a session fixture; fail (CI) or skip if it cannot start; always stop it."""
+    try:
+        server, value = start()
+    except (ServerUnavailable, ImportError) as exc:
+        server_unavailable(name, str(exc))
+    try:
+        yield value
+    finally:
+        server.stop()
