@@ -210,3 +210,50 @@ def test_push_and_pull_through_s3_with_no_credential_on_any_command_line(
         assert s3_server.access_key_id not in line
     expected = {key: value for key, value in tree(source).items() if key != "broken-link"}
     assert tree(restored) == expected
+
+
+@pytest.fixture(params=["gcs", "azure", "naas", "altastata"])
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """How a user points the command at each store: a URL (non-secret options) and environment credentials."""
+    name = uuid.uuid4().hex[:10]
+    env = {"OBJSTORE_HOME": str(tmp_path / "home")}
+    if request.param == "gcs":
+        endpoint = request.getfixturevalue("gcs_server")
+        bucket = request.getfixturevalue("gcs_bucket")
+        env["OBJSTORE_URL"] = f"gs://{bucket}/cli-{name}?endpoint={endpoint}"
+    elif request.param == "azure":
+        env["AZURE_STORAGE_CONNECTION_STRING"] = request.getfixturevalue("azurite")
+        env["OBJSTORE_URL"] = f"az://{request.getfixturevalue('azure_container')}/cli-{name}"
+    elif request.param == "naas":
+        from tests.conftest import NAAS_API_KEY
+
+        service = request.getfixturevalue("naas_service")
+        env["NAAS_API_KEY"] = NAAS_API_KEY
+        env["OBJSTORE_URL"] = (
+            f"naas://workspace-1/cli-{name}?api_url={service.url}&endpoint_url={service.s3.endpoint_url}&hierarchical=true"
+        )
+    else:
+        from tests.conftest import ALTASTATA_PASSWORD
+
+        env["ALTAS_ACCOUNT_DIR_PATH"] = request.getfixturevalue("altastata_account")
+        env["ALTAS_PASSWORD"] = ALTASTATA_PASSWORD
+        env["ALTAS_PORT"] = str(request.getfixturevalue("altastata_gateway"))
+        env["OBJSTORE_URL"] = f"altastata://cli-{name}?mode=py4j"
+    return env
+
+
+def test_push_and_pull_on_every_other_store(store_env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    awkward_tree(source)
+    run("push", str(source), env=store_env)
+    assert '"skip"' in run("push", str(source), "--json", env=store_env).stdout
+    (source / "empty.bin").write_bytes(b"now with content")
+    (source / "data.bin").unlink()
+    changed = run("push", str(source), "--json", env=store_env).stdout
+    assert '"upload": 1' in changed
+    assert '"delete": 2' in changed  # data.bin, and the link to it, which now dangles
+    restored = tmp_path / "restored"
+    run("pull", str(restored), env=store_env)
+    expected = {key: value for key, value in tree(source).items() if key != "broken-link"}
+    assert tree(restored) == expected
