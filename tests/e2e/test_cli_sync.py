@@ -257,3 +257,48 @@ def test_push_and_pull_on_every_other_store(store_env: dict[str, str], tmp_path:
     run("pull", str(restored), env=store_env)
     expected = {key: value for key, value in tree(source).items() if key != "broken-link"}
     assert tree(restored) == expected
+
+
+def test_the_aws_cli_agrees_the_store_equals_the_folder(s3_server: Any, s3_bucket: str, tmp_path: Path) -> None:
+    from tests.harness.peers import aws_cli
+    from tests.harness.servers import ServerUnavailable, server_unavailable
+
+    try:
+        aws = aws_cli()
+    except ServerUnavailable as exc:
+        server_unavailable("aws cli", str(exc))
+    source = tmp_path / "storage"
+    (source / "deep" / "a" / "b").mkdir(parents=True)
+    (source / "deep" / "a" / "b" / "leaf.txt").write_text("leaf")
+    (source / "empty.bin").write_bytes(b"")
+    (source / "with space.txt").write_text("spaces")
+    (source / unicodedata.normalize("NFD", "r\u00e9sum\u00e9.txt")).write_text("nfd")
+    (source / "big.bin").write_bytes(os.urandom(20 * 1024 * 1024 + 7))  # a multipart object
+    prefix = f"aws-check-{uuid.uuid4().hex}"
+    credentials = {
+        "AWS_ACCESS_KEY_ID": s3_server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env = {**credentials, "AWS_ENDPOINT_URL": s3_server.endpoint_url, "OBJSTORE_HOME": str(tmp_path / "home")}
+    run("push", str(source), f"s3://{s3_bucket}/{prefix}?hierarchical=true", env=env)
+    check = subprocess.run(
+        [
+            aws,
+            "s3",
+            "sync",
+            str(source),
+            f"s3://{s3_bucket}/{prefix}",
+            "--dryrun",
+            "--delete",
+            "--endpoint-url",
+            s3_server.endpoint_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **credentials},
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "", f"aws s3 sync would still do:\n{check.stdout}"
