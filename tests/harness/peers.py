@@ -13,10 +13,16 @@ CACHE = Path(__file__).resolve().parents[2] / ".cache" / "peers"
 
 def aws_cli() -> str:
     aws = CACHE / "bin" / "aws"
-    if aws.exists():
+    done = CACHE / ".installed"
+    if done.exists() and aws.exists():
         return str(aws)
-    for step in ([sys.executable, "-m", "venv", str(CACHE)], [str(CACHE / "bin" / "pip"), "install", "-q", "awscli"]):
+    steps = (
+        [sys.executable, "-m", "venv", "--clear", str(CACHE)],
+        [str(CACHE / "bin" / "pip"), "install", "-q", "awscli"],
+    )
+    for step in steps:
         result = subprocess.run(step, capture_output=True, text=True, timeout=600, check=False)
         if result.returncode != 0:
             raise ServerUnavailable(f"installing the aws CLI failed: {result.stderr[-600:]}")
+    done.touch()  # only a finished install is trusted next time
     return str(aws)
