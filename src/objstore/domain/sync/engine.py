@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -286,15 +286,16 @@ def run_sync(
                 report.bytes_transferred += moved
                 report.count(kind if moved or not action.verify_content else "skip")
             notify(kind, action.key, moved)
-        except (ObjectStorageError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is this key's, reported; none is lost in the pool
             with lock:
-                report.failures[action.key] = str(exc)
+                report.failures[action.key] = (
+                    str(exc) if isinstance(exc, ObjectStorageError | OSError) else (f"{type(exc).__name__}: {exc}")
+                )
                 if isinstance(exc, ObjectAlreadyExists | IsADirectoryError | NotADirectoryError):
                     blocked[action.key] = (action, pair)  # a file <-> folder swap: see below
         finally:
             slots.release()
 
-    futures: list[Future[None]] = []
     listing_error: BaseException | None = None
     with ThreadPoolExecutor(options.jobs, thread_name_prefix="objstore-sync") as pool:
         try:
@@ -309,7 +310,9 @@ def run_sync(
                     continue
                 if action.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD):
                     slots.acquire()
-                    futures.append(pool.submit(transfer, action, pair))
+                    # Not kept: a transfer records its own outcome, and the pool's exit waits for them all, so
+                    # memory does not grow with the number of transfers.
+                    pool.submit(transfer, action, pair)
                 elif action.kind in deletes:
                     deletes[action.kind].append(action.key)
                 elif action.kind is ActionKind.CONFLICT:
@@ -322,8 +325,6 @@ def run_sync(
                     notify("skip", action.key, 0)
         except (ObjectStorageError, OSError, ValueError) as exc:
             listing_error = exc
-    for future in futures:
-        future.result()
     if blocked and listing_error is None:
         _unblock(blocked, deletes, source, dest, record, state, report, notify)
     if isinstance(source, LocalSide):
