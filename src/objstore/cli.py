@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -73,30 +74,37 @@ def _fail(exc: BaseException, code: int, json_output: bool) -> None:
 
 
 class _Progress:
-    """A progress bar with rate and ETA on a terminal; plain lines otherwise; nothing with --quiet."""
+    """A live status line (files, bytes, rate) on a terminal; one plain line per change otherwise; nothing with
+    --quiet. The plan streams, so the total is not known in advance: the line shows progress and rate, not an ETA.
+    """
 
     def __init__(self, quiet: bool, label: str) -> None:
         self.quiet = quiet
-        self.bar: Any = None
         self.tty = sys.stderr.isatty()
         self.label = label
-        self.done = 0
+        self.files = 0
+        self.bytes = 0
+        self.started = time.monotonic()
+        self.shown = 0.0
 
     def __call__(self, event: str, key: str, size: int) -> None:
         if self.quiet or event == "skip":
             return
-        self.done += 1
-        if self.tty:
-            if self.bar is None:
-                self.bar = click.progressbar(length=None, label=self.label, file=sys.stderr, show_pos=True)
-                self.bar.__enter__()
-            self.bar.update(1)
-        else:
+        self.files += 1
+        self.bytes += size
+        if not self.tty:
             click.echo(f"{event} {key} ({size:,} bytes)" if size else f"{event} {key}", err=True)
+            return
+        now = time.monotonic()
+        if now - self.shown >= 0.1:
+            self.shown = now
+            rate = self.bytes / max(now - self.started, 1e-6) / 2**20
+            line = f"\r{self.label}: {self.files:,} files, {self.bytes / 2**20:,.1f} MiB, {rate:,.1f} MiB/s"
+            click.echo(line, err=True, nl=False)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+        if self.tty and self.files and not self.quiet:
+            click.echo("", err=True)
 
 
 def _finish(report: SyncReport, json_output: bool, quiet: bool) -> None:
