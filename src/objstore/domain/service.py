@@ -208,21 +208,11 @@ class ObjectStorageService(IObjectStorageDomain):
         Remote changes made since the last sync are kept and reported as conflicts unless ``force``. See
         docs/sync.md for the whole semantics.
         """
-        return self._local_sync(
-            "push",
-            local_dir,
-            prefix,
-            delete,
-            force,
-            dry_run,
-            checksum,
-            include,
-            exclude,
-            follow_symlinks,
-            jobs,
-            max_delete,
-            progress,
+        options = SyncOptions(
+            delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
         )
+        filters = Filters.of(include, exclude)
+        return self._local_sync("push", local_dir, prefix, options, filters, follow_symlinks, progress)
 
     def pull(
         self,
@@ -244,47 +234,27 @@ class ObjectStorageService(IObjectStorageDomain):
 
         Local changes made since the last sync are kept and reported as conflicts unless ``force``.
         """
-        return self._local_sync(
-            "pull",
-            local_dir,
-            prefix,
-            delete,
-            force,
-            dry_run,
-            checksum,
-            include,
-            exclude,
-            follow_symlinks,
-            jobs,
-            max_delete,
-            progress,
+        options = SyncOptions(
+            delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
         )
+        filters = Filters.of(include, exclude)
+        return self._local_sync("pull", local_dir, prefix, options, filters, follow_symlinks, progress)
 
     def _local_sync(
         self,
         direction: str,
         local_dir: str | os.PathLike[str],
         prefix: str,
-        delete: bool,
-        force: bool,
-        dry_run: bool,
-        checksum: bool,
-        include: Sequence[str],
-        exclude: Sequence[str],
+        options: SyncOptions,
+        filters: Filters,
         follow_symlinks: bool,
-        jobs: int,
-        max_delete: str,
         progress: Progress | None,
     ) -> SyncReport:
-        filters = Filters.of(include, exclude)
         root = Path(local_dir).expanduser().resolve()
         if direction == "pull":
             root.mkdir(parents=True, exist_ok=True)
         folder = LocalFolder(root, filters, follow_symlinks)
         local, remote = LocalSide(folder), StoreSide(self, prefix, filters)
-        options = SyncOptions(
-            delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
-        )
         # One state per (folder, store folder), kept in the folder's own .objstore/ (never synced).
         digest = hashlib.sha256(f"{self.adapter!r}|{normalize_prefix(prefix)}".encode()).hexdigest()[:24]
         state = SyncState(folder.reserved / "sync" / f"{digest}.sqlite")
