@@ -128,6 +128,13 @@ def sync_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--include", multiple=True, help="Only keys matching (gitignore syntax; repeatable)."),
             click.option("--exclude", multiple=True, help="Leave out keys matching (gitignore syntax; repeatable)."),
             click.option(
+                "--filter",
+                "rules",
+                multiple=True,
+                help="Ordered rules, first match wins: '+ pattern' includes, '- pattern' excludes (repeatable).",
+            ),
+            click.option("--delete-excluded", is_flag=True, help="Also delete what the filters leave out, there."),
+            click.option(
                 "--follow-symlinks/--no-follow-symlinks", default=True, help="Follow symbolic links (default)."
             ),
             click.option("--jobs", "-j", default=8, show_default=True, help="Transfers at once."),

@@ -309,3 +309,42 @@ def test_the_aws_cli_agrees_the_store_equals_the_folder(s3_server: Any, s3_bucke
     )
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip() == "", f"aws s3 sync would still do:\n{check.stdout}"
+
+
+def test_ordered_filters_and_delete_excluded(tmp_path: Path, home: dict[str, str]) -> None:
+    source = tmp_path / "storage"
+    (source / "logs").mkdir(parents=True)
+    (source / "logs" / "keep.log").write_text("k")
+    (source / "logs" / "drop.log").write_text("d")
+    (source / "data.csv").write_text("c")
+    (source / "tmp.tmp").write_text("t")
+    run("push", str(source), env=home)
+    rules = ["--filter", "+ logs/keep.log", "--filter", "- *.log", "--filter", "- *.tmp"]
+    run("push", str(source), *rules, env=home)
+    assert run("ls", "-r", env=home).stdout.split() == ["data.csv", "logs/drop.log", "logs/keep.log", "tmp.tmp"]
+    run("push", str(source), *rules, "--delete-excluded", env=home)
+    assert run("ls", "-r", env=home).stdout.split() == ["data.csv", "logs/keep.log"]
+    bad = run("push", str(source), "--filter", "maybe *.log", env=home, check=False)
+    assert bad.returncode == 2
+
+
+def test_two_way_sync_between_two_folder_stores(tmp_path: Path, home: dict[str, str]) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "from-a.txt").write_text("a1")
+    (a / "both.txt").write_text("same")
+    run("sync", str(a), str(b), "--two-way", env=home)
+    assert (b / "from-a.txt").read_text() == "a1"
+    (b / "from-b.txt").write_text("b1")
+    (a / "from-a.txt").write_text("a2")
+    (b / "both.txt").write_text("changed on b")
+    (a / "both.txt").write_text("changed on a")
+    result = run("sync", str(a), str(b), "--two-way", "--json", env=home, check=False)
+    assert result.returncode == 1  # the key changed on both sides is reported
+    assert '"both.txt"' in result.stdout
+    assert (a / "from-b.txt").read_text() == "b1"
+    assert (b / "from-a.txt").read_text() == "a2"
+    newer = run("sync", str(a), str(b), "--two-way", "--conflict", "newer", env=home)
+    assert newer.returncode == 0
+    assert (a / "both.txt").read_text() == (b / "both.txt").read_text() == "changed on a"

@@ -198,6 +198,8 @@ class ObjectStorageService(IObjectStorageDomain):
         checksum: bool = False,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        rules: Sequence[str] = (),
+        delete_excluded: bool = False,
         follow_symlinks: bool = True,
         jobs: int = 8,
         max_delete: str = "50%",
@@ -211,8 +213,8 @@ class ObjectStorageService(IObjectStorageDomain):
         options = SyncOptions(
             delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
         )
-        filters = Filters.of(include, exclude)
-        return self._local_sync("push", local_dir, prefix, options, filters, follow_symlinks, progress)
+        filters = Filters.of(include, exclude, rules)
+        return self._local_sync("push", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded)
 
     def pull(
         self,
@@ -225,6 +227,8 @@ class ObjectStorageService(IObjectStorageDomain):
         checksum: bool = False,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        rules: Sequence[str] = (),
+        delete_excluded: bool = False,
         follow_symlinks: bool = True,
         jobs: int = 8,
         max_delete: str = "50%",
@@ -237,8 +241,8 @@ class ObjectStorageService(IObjectStorageDomain):
         options = SyncOptions(
             delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
         )
-        filters = Filters.of(include, exclude)
-        return self._local_sync("pull", local_dir, prefix, options, filters, follow_symlinks, progress)
+        filters = Filters.of(include, exclude, rules)
+        return self._local_sync("pull", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded)
 
     def _local_sync(
         self,
@@ -249,19 +253,34 @@ class ObjectStorageService(IObjectStorageDomain):
         filters: Filters,
         follow_symlinks: bool,
         progress: Progress | None,
+        delete_excluded: bool,
     ) -> SyncReport:
         root = Path(local_dir).expanduser().resolve()
         if direction == "pull":
             root.mkdir(parents=True, exist_ok=True)
-        folder = LocalFolder(root, filters, follow_symlinks)
-        local, remote = LocalSide(folder), StoreSide(self, prefix, filters)
+        # --delete-excluded: the destination is seen unfiltered, so what the filters leave out is deleted there.
+        everything = Filters()
+        local_filters = everything if (delete_excluded and direction == "pull") else filters
+        remote_filters = everything if (delete_excluded and direction == "push") else filters
+        folder = LocalFolder(root, local_filters, follow_symlinks)
+        local, remote = LocalSide(folder), StoreSide(self, prefix, remote_filters)
         # One state per (folder, store folder), kept in the folder's own .objstore/ (never synced).
         digest = hashlib.sha256(f"{self.adapter!r}|{normalize_prefix(prefix)}".encode()).hexdigest()[:24]
         state = SyncState(folder.reserved / "sync" / f"{digest}.sqlite")
+        excluded = (lambda key: not filters.allows(key)) if delete_excluded else None
         try:
             if direction == "push":
-                return run_sync(local, remote, state, options, progress=progress)
-            return run_sync(remote, local, state, options, swap_state=True, progress=progress, copy_label="download")
+                return run_sync(local, remote, state, options, progress=progress, excluded=excluded)
+            return run_sync(
+                remote,
+                local,
+                state,
+                options,
+                swap_state=True,
+                progress=progress,
+                copy_label="download",
+                excluded=excluded,
+            )
         finally:
             state.close()
 

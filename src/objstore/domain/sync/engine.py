@@ -223,6 +223,7 @@ def run_sync(
     swap_state: bool = False,
     progress: Progress | None = None,
     copy_label: str = "upload",
+    excluded: Callable[[str], bool] | None = None,
 ) -> SyncReport:
     """Plan and carry out a sync from ``source`` to ``dest`` (both ways with ``options.two_way``).
 
@@ -233,6 +234,8 @@ def run_sync(
     Args:
         swap_state: The state records tokens the other way round (a pull reusing a push's state).
         copy_label: What a copy from source to destination is called in the report ("download" for a pull).
+        excluded: With --delete-excluded: keys the filters leave out, deleted on the destination (the destination
+            is then listed unfiltered).
     """
     started = time.monotonic()
     report = SyncReport(source.label, dest.label, dry_run=options.dry_run)
@@ -301,6 +304,8 @@ def run_sync(
         try:
             for action in plan:
                 pair = tokens.pop(action.key, (None, None))
+                if excluded is not None and pair[0] is None and pair[1] is not None and excluded(action.key):
+                    action = Action(ActionKind.DELETE, action.key, "excluded by the filters (--delete-excluded)")
                 if options.dry_run:
                     report.plan.append(action)
                     if action.kind is not ActionKind.FORGET:
@@ -478,6 +483,8 @@ def sync(
     checksum: bool = False,
     include: tuple[str, ...] | list[str] = (),
     exclude: tuple[str, ...] | list[str] = (),
+    rules: tuple[str, ...] | list[str] = (),
+    delete_excluded: bool = False,
     follow_symlinks: bool = True,
     jobs: int = 8,
     max_delete: str = "50%",
@@ -494,7 +501,7 @@ def sync(
         state_path: Where the state of this pair is kept (default: under ``$OBJSTORE_HOME/sync``).
     """
     del follow_symlinks  # stores have no links; accepted so the CLI's options pass through unchanged
-    filters = Filters.of(include, exclude)
+    filters = Filters.of(include, exclude, rules)
     policy = {"fail": Policy.FAIL, "newer": Policy.NEWER_WINS, "keep-both": Policy.KEEP_BOTH}.get(conflict)
     if policy is None:
         raise ConfigurationError("conflict must be fail, newer or keep-both")
@@ -516,11 +523,12 @@ def sync(
     try:
         return run_sync(
             StoreSide(source, source_prefix, filters),
-            StoreSide(destination, dest_prefix, filters),
+            StoreSide(destination, dest_prefix, Filters() if delete_excluded and not two_way else filters),
             state,
             options,
             progress=progress,
             copy_label="copy",
+            excluded=(lambda key: not filters.allows(key)) if delete_excluded and not two_way else None,
         )
     finally:
         state.close()

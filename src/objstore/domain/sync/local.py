@@ -41,17 +41,22 @@ class Filters:
     _compiled: tuple[tuple[bool, Any], ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
-    def of(
-        cls, include: Sequence[str] = (), exclude: Sequence[str] = (), ordered: Sequence[tuple[bool, str]] = ()
-    ) -> Filters:
-        rules = tuple(ordered) + tuple((True, p) for p in include) + tuple((False, p) for p in exclude)
-        if include and not ordered:
-            # --include alone means "only these": everything else is excluded after them.
-            rules = tuple((True, p) for p in include) + tuple((False, p) for p in exclude) + ((False, "*"),)
+    def of(cls, include: Sequence[str] = (), exclude: Sequence[str] = (), rules: Sequence[str] = ()) -> Filters:
+        """Rules from ``rules`` ("+ pattern" includes, "- pattern" excludes, in order), then ``include`` and
+        ``exclude``. ``include`` without ``rules`` means "only these": everything else is left out after them."""
+        ordered: list[tuple[bool, str]] = []
+        for rule in rules:
+            sign, _, pattern = rule.strip().partition(" ")
+            if sign not in ("+", "-") or not pattern.strip():
+                raise ValueError(f"a filter rule is '+ pattern' or '- pattern', not {rule!r}")
+            ordered.append((sign == "+", pattern.strip()))
+        ordered += [(True, p) for p in include] + [(False, p) for p in exclude]
+        if include and not rules:
+            ordered.append((False, "*"))
         from pathspec.patterns.gitwildmatch import GitWildMatchPattern
 
-        compiled = tuple((keep, GitWildMatchPattern(pattern)) for keep, pattern in rules)
-        return cls(rules, compiled)
+        compiled = tuple((keep, GitWildMatchPattern(pattern)) for keep, pattern in ordered)
+        return cls(tuple(ordered), compiled)
 
     def allows(self, key: str) -> bool:
         for keep, pattern in self._compiled:
