@@ -74,8 +74,9 @@ def _fail(exc: BaseException, code: int, json_output: bool) -> None:
 
 
 class _Progress:
-    """A live status line (files, bytes, rate) on a terminal; one plain line per change otherwise; nothing with
-    --quiet. The plan streams, so the total is not known in advance: the line shows progress and rate, not an ETA.
+    """A live status line (files, bytes, rate; ETA once the whole plan is known) on a terminal; one plain line per
+    change otherwise; nothing with --quiet. Planning runs only a little ahead of the transfers (that bounds memory),
+    so the total, and with it an ETA, is known only once planning has finished.
     """
 
     def __init__(self, quiet: bool, label: str) -> None:
@@ -84,10 +85,18 @@ class _Progress:
         self.label = label
         self.files = 0
         self.bytes = 0
+        self.planned = 0
+        self.total_known = False
         self.started = time.monotonic()
         self.shown = 0.0
 
     def __call__(self, event: str, key: str, size: int) -> None:
+        if event == "queued":
+            self.planned += size
+            return
+        if event == "planned":
+            self.total_known = True
+            return
         if self.quiet or event == "skip":
             return
         self.files += 1
@@ -98,8 +107,14 @@ class _Progress:
         now = time.monotonic()
         if now - self.shown >= 0.1:
             self.shown = now
-            rate = self.bytes / max(now - self.started, 1e-6) / 2**20
-            line = f"\r{self.label}: {self.files:,} files, {self.bytes / 2**20:,.1f} MiB, {rate:,.1f} MiB/s"
+            rate = self.bytes / max(now - self.started, 1e-6)
+            left = max(self.planned - self.bytes, 0)
+            if self.total_known:
+                done = f"{self.bytes / 2**20:,.1f} of {self.planned / 2**20:,.1f} MiB"
+                eta = f", ETA {left / rate:,.0f}s" if rate > 0 else ""
+            else:
+                done, eta = f"{self.bytes / 2**20:,.1f} MiB", ""
+            line = f"\r{self.label}: {self.files:,} files, {done}, {rate / 2**20:,.1f} MiB/s{eta}   "
             click.echo(line, err=True, nl=False)
 
     def close(self) -> None:

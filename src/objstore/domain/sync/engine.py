@@ -22,7 +22,9 @@ from objstore.domain.sync.state import SyncState
 
 __all__ = ["LocalSide", "Progress", "Side", "StoreSide", "SyncOptions", "SyncReport", "run_sync", "sync"]
 
-Progress = Callable[[str, str, int], None]  # (event, key, bytes): "upload", "download", "delete", "skip", ...
+# (event, key, bytes): "queued" when a transfer is planned (bytes to move), "planned" once the whole plan is
+# known, then "upload" / "download" / "copy" / "delete" / "skip" as each is done.
+Progress = Callable[[str, str, int], None]
 
 
 class Side(Protocol):
@@ -314,6 +316,7 @@ def run_sync(
                         report.conflicts[action.key] = action.reason
                     continue
                 if action.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD):
+                    notify("queued", action.key, action.size)
                     slots.acquire()
                     # Not kept: a transfer records its own outcome, and the pool's exit waits for them all, so
                     # memory does not grow with the number of transfers.
@@ -328,6 +331,7 @@ def run_sync(
                 else:
                     report.count("skip")
                     notify("skip", action.key, 0)
+            notify("planned", "", 0)
         except (ObjectStorageError, OSError, ValueError) as exc:
             listing_error = exc
     if blocked and listing_error is None:
