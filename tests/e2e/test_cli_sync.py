@@ -348,3 +348,36 @@ def test_two_way_sync_between_two_folder_stores(tmp_path: Path, home: dict[str, 
     newer = run("sync", str(a), str(b), "--two-way", "--conflict", "newer", env=home)
     assert newer.returncode == 0
     assert (a / "both.txt").read_text() == (b / "both.txt").read_text() == "changed on a"
+
+
+def test_a_killed_push_rerun_finishes_without_redoing_what_was_done(tmp_path: Path, home: dict[str, str]) -> None:
+    source = tmp_path / "storage"
+    source.mkdir()
+    for index in range(1500):
+        (source / f"f{index:04d}.txt").write_text(f"file {index}\n" * 20)
+    process = subprocess.Popen(
+        [*OBJSTORE, "push", str(source), "--jobs", "1", "--quiet"],
+        env={**os.environ, **home},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    store = Path(home["OBJSTORE_HOME"]) / "store"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(store.glob("f*.txt"))) < 400:
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no chance to tidy up
+    process.wait()
+    done_before = len(list(store.glob("f*.txt")))
+    assert 0 < done_before < 1500, done_before
+    rerun = run("push", str(source), "--json", env=home)
+    import json
+
+    report = json.loads(rerun.stdout)
+    uploaded = report["counts"].get("upload", 0)
+    assert uploaded <= 1500 - done_before + 1  # at most the one in flight is sent again
+    assert report["ok"]
+    files = sorted(source.glob("f*.txt"))
+    assert sorted(p.name for p in store.glob("f*.txt")) == [p.name for p in files]
+    for path in files:
+        assert (store / path.name).read_bytes() == path.read_bytes()
+    assert list((store / ".objstore" / "tmp").iterdir()) == []  # the killed writer's temporary file is gone
