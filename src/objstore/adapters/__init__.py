@@ -5,13 +5,30 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["FilesystemAdapter", "FilesystemConfig", "MemoryAdapter", "MemoryConfig"]
+__all__ = [
+    "ConcurrencyLimitedAdapter",
+    "FaultInjectingAdapter",
+    "FaultSpec",
+    "FilesystemAdapter",
+    "FilesystemConfig",
+    "LoggingAdapter",
+    "MemoryAdapter",
+    "MemoryConfig",
+    "RetryPolicy",
+    "RetryingAdapter",
+]
 
 _EXPORTS = {
     "FilesystemAdapter": "objstore.adapters.filesystem",
     "FilesystemConfig": "objstore.adapters.filesystem",
     "MemoryAdapter": "objstore.adapters.memory",
     "MemoryConfig": "objstore.adapters.memory",
+    "ConcurrencyLimitedAdapter": "objstore.adapters.layers",
+    "FaultInjectingAdapter": "objstore.adapters.layers",
+    "FaultSpec": "objstore.adapters.layers",
+    "LoggingAdapter": "objstore.adapters.layers",
+    "RetryPolicy": "objstore.adapters.layers",
+    "RetryingAdapter": "objstore.adapters.layers",
 }
 
 

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import IO, Any, BinaryIO, ClassVar, TypeVar
+from typing import IO, Any, BinaryIO, TypeVar
 
 from objstore.domain.errors import (
     ConfigurationError,
@@ -204,7 +204,7 @@ class IObjectStorageAdapter(IObjectOperations):
     ``delete_object`` and ``iter_objects``. The rest has a portable implementation here.
     """
 
-    name: ClassVar[str] = "adapter"
+    name: str = "adapter"
 
     # --- derived operations: written once, overridden only to do them natively ------------------------------
 

@@ -1,0 +1,208 @@
+"""FaultInjectingAdapter: the mock provider for resilience tests and your own chaos testing."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+from objstore.domain.errors import CredentialsExpired, ObjectStorageError, Throttled, TransientError
+from objstore.domain.models import DeleteResult, ObjectInfo
+from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
+
+__all__ = ["FaultInjectingAdapter", "FaultSpec", "FaultStats"]
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """How often each fault happens (a probability per call), reproducibly from ``seed``.
+
+    Attributes:
+        transient: A ``TransientError`` (as a 500, a timeout or a reset would be).
+        throttle: A ``Throttled`` error (429 / 503 SlowDown), with ``retry_after`` of 0.
+        expire: A ``CredentialsExpired`` error.
+        cut: A transfer cut off part-way: a read stream that fails after ``cut_after`` bytes, or a put that reads
+            ``cut_after`` bytes of its source and then fails.
+        cut_after: Bytes a cut transfer gets through.
+        latency: Seconds added to every call (a (min, max) range).
+        seed: The random seed.
+    """
+
+    transient: float = 0.0
+    throttle: float = 0.0
+    expire: float = 0.0
+    cut: float = 0.0
+    cut_after: int = 4096
+    latency: tuple[float, float] = (0.0, 0.0)
+    seed: int = 0
+
+
+@dataclass
+class FaultStats:
+    """What was injected."""
+
+    calls: int = 0
+    transient: int = 0
+    throttle: int = 0
+    expire: int = 0
+    cut: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def injected(self) -> int:
+        return self.transient + self.throttle + self.expire + self.cut
+
+
+class _CutStream:
+    """A stream that fails with TransientError after ``limit`` bytes (a connection dropped mid-transfer)."""
+
+    def __init__(self, stream: Any, limit: int, key: str) -> None:
+        self._stream = stream
+        self._left = limit
+        self._key = key
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            raise TransientError("injected fault: the transfer was cut off", key=self._key)
+        want = self._left if n is None or n < 0 else min(n, self._left)
+        data: bytes = self._stream.read(want)
+        self._left -= len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class FaultInjectingAdapter(ForwardingAdapter):
+    """Wraps any adapter and makes some calls fail as stores do (seeded, so a failure can be replayed).
+
+    Args:
+        inner: The adapter to wrap.
+        spec: Fault rates; see :class:`FaultSpec`.
+    """
+
+    def __init__(self, inner: IObjectStorageAdapter, spec: FaultSpec | None = None, **rates: Any) -> None:
+        super().__init__(inner)
+        self.spec = spec or FaultSpec(**rates)
+        self.stats = FaultStats()
+        self._random = random.Random(self.spec.seed)
+        self._lock = threading.Lock()
+        self.name = inner.name
+
+    def __repr__(self) -> str:
+        return f"FaultInjectingAdapter({self.inner!r})"
+
+    def _draw(self) -> float:
+        with self._lock:
+            return self._random.random()
+
+    def _maybe_fail(self, key: str | None) -> None:
+        spec, stats = self.spec, self.stats
+        low, high = spec.latency
+        if high > 0:
+            time.sleep(low + (high - low) * self._draw())
+        roll = self._draw()
+        with stats._lock:
+            stats.calls += 1
+            for name, rate, error in (
+                ("transient", spec.transient, TransientError),
+                ("throttle", spec.throttle, Throttled),
+                ("expire", spec.expire, CredentialsExpired),
+            ):
+                if roll < rate:
+                    setattr(stats, name, getattr(stats, name) + 1)
+                    failure: ObjectStorageError = error(f"injected fault: {name}", key=key)
+                    if error is Throttled:
+                        failure.retry_after = 0.0
+                    raise failure
+                roll -= rate
+
+    def _cut_now(self) -> bool:
+        if self.spec.cut and self._draw() < self.spec.cut:
+            with self.stats._lock:
+                self.stats.cut += 1
+            return True
+        return False
+
+    def head_object(self, prefix: str, key: str) -> ObjectInfo:
+        self._maybe_fail(key)
+        return self.inner.head_object(prefix, key)
+
+    def get_object(self, prefix: str, key: str) -> bytes:
+        with self.get_object_stream(prefix, key) as stream:
+            return stream.read()
+
+    @contextmanager
+    def get_object_stream(
+        self, prefix: str, key: str, start: int | None = None, end: int | None = None
+    ) -> Generator[BinaryIO, None, None]:
+        self._maybe_fail(key)
+        with self.inner.get_object_stream(prefix, key, start, end) as stream:
+            if self._cut_now():
+                yield _CutStream(stream, self.spec.cut_after, key)  # type: ignore[misc]
+            else:
+                yield stream
+
+    def put_object(self, prefix: str, key: str, content: bytes | bytearray | memoryview, **options: Any) -> None:
+        self._maybe_fail(key)
+        if self._cut_now():
+            raise TransientError("injected fault: the upload was cut off", key=key)
+        self.inner.put_object(prefix, key, content, **options)
+
+    def put_object_stream(
+        self,
+        prefix: str,
+        key: str,
+        stream: IO[bytes] | BinaryIO | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        self._maybe_fail(key)
+        if self._cut_now():
+            stream.read(self.spec.cut_after)  # part of the source is consumed, as by a real dropped upload
+            raise TransientError("injected fault: the upload was cut off", key=key)
+        return self.inner.put_object_stream(
+            prefix,
+            key,
+            stream,
+            content_type=content_type,
+            metadata=metadata,
+            if_none_match=if_none_match,
+            if_match=if_match,
+        )
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        self._maybe_fail(key)
+        self.inner.delete_object(prefix, key)
+
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        self._maybe_fail(None)
+        return self.inner.delete_objects(prefix, keys)
+
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        self._maybe_fail(src_key)
+        self.inner.copy_object(src_prefix, src_key, dst_prefix, dst_key)
+
+    def iter_objects(
+        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        self._maybe_fail(prefix or None)
+        return self.inner.iter_objects(prefix, recursive, page_size=page_size)
+
+    def list_objects(self, prefix: str) -> list[str]:
+        self._maybe_fail(prefix or None)
+        return self.inner.list_objects(prefix)
+
+    def exists(self, prefix: str, key: str) -> bool:
+        self._maybe_fail(key)
+        return self.inner.exists(prefix, key)

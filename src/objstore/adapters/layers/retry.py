@@ -1,0 +1,305 @@
+"""RetryingAdapter: retries what is safe to retry, with full-jitter backoff, Retry-After and a total deadline."""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO, TypeVar
+
+import tenacity
+
+from objstore.domain.errors import ObjectNotFound, ObjectStorageError, Throttled, TransientError
+from objstore.domain.models import DeleteResult, ObjectInfo
+from objstore.domain.streams import is_seekable
+from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
+
+__all__ = ["RetryPolicy", "RetryStats", "RetryingAdapter"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the retry layer retries.
+
+    Attributes:
+        attempts: Tries in all, the first included.
+        deadline: Seconds after the first try when no new try starts.
+        base: The backoff's first step (seconds); each wait is random in [0, min(max_wait, base * 2**n)].
+        max_wait: The longest single wait.
+    """
+
+    attempts: int = 5
+    deadline: float = 60.0
+    base: float = 0.2
+    max_wait: float = 10.0
+
+
+@dataclass
+class RetryStats:
+    retries: int = 0
+    gave_up: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, ObjectStorageError) and error.retryable
+
+
+def _throttled_only(error: BaseException) -> bool:
+    # A throttled request was refused before it ran, so even a conditional write can be sent again.
+    return isinstance(error, Throttled)
+
+
+class RetryingAdapter(ForwardingAdapter):
+    """Wraps any adapter and retries the failures marked retryable, where retrying is safe.
+
+    - Reads, listings, heads, copies and unconditional puts are retried on any retryable error
+      (throttling, 5xx, timeouts, resets, expired credentials the store renews, integrity errors in transit).
+    - A conditional put (create-only, if-match) is retried only when throttled: after another kind of failure it
+      may have been applied, and sending it again would fail on its own effect.
+    - A streamed put is retried only if its source can seek back to where it started.
+    - A read that fails part-way resumes where it stopped, on the same version of the object.
+    - A delete retried after it did take effect is not reported as "not found".
+
+    Waits follow full-jitter exponential backoff, never shorter than the store's Retry-After, and stop at the
+    policy's attempts or deadline, whichever comes first.
+    """
+
+    def __init__(
+        self,
+        inner: IObjectStorageAdapter,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(inner)
+        self.policy = policy or RetryPolicy()
+        self.stats = RetryStats()
+        self._sleep = sleep
+        self._random = random.Random(seed)
+        self.name = inner.name
+
+    def __repr__(self) -> str:
+        return f"RetryingAdapter({self.inner!r})"
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        policy = self.policy
+        backoff = self._random.uniform(0, min(policy.max_wait, policy.base * 2 ** (state.attempt_number - 1)))
+        error = state.outcome.exception() if state.outcome is not None else None
+        retry_after = getattr(error, "retry_after", None) or 0.0
+        return max(backoff, min(float(retry_after), policy.max_wait))
+
+    def _run(self, operation: Callable[[], T], *, when: Callable[[BaseException], bool] = _retryable) -> T:
+        policy = self.policy
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            self.stats.add("retries")
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(when),
+            wait=self._wait,
+            stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(policy.deadline),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(operation)
+        except ObjectStorageError as exc:
+            if when(exc):
+                self.stats.add("gave_up")
+            raise
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def head_object(self, prefix: str, key: str) -> ObjectInfo:
+        return self._run(lambda: self.inner.head_object(prefix, key))
+
+    def exists(self, prefix: str, key: str) -> bool:
+        return self._run(lambda: self.inner.exists(prefix, key))
+
+    def list_objects(self, prefix: str) -> list[str]:
+        return self._run(lambda: self.inner.list_objects(prefix))
+
+    def get_object(self, prefix: str, key: str) -> bytes:
+        with self.get_object_stream(prefix, key) as stream:
+            return stream.read()
+
+    @contextmanager
+    def get_object_stream(
+        self, prefix: str, key: str, start: int | None = None, end: int | None = None
+    ) -> Generator[BinaryIO, None, None]:
+        with ExitStack() as stack:
+            opened = self._run(lambda: _open(stack, self.inner, prefix, key, start, end))
+            reader = _ResumingReader(self, stack, prefix, key, start, end, opened)
+            with io.BufferedReader(reader, buffer_size=1024 * 1024) as buffered:
+                yield buffered
+
+    def iter_objects(
+        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        """Restarts a listing that failed part-way and skips what it already gave (listings are in key order)."""
+        last: str | None = None
+        attempt = 0
+        while True:
+            try:
+                for info in self.inner.iter_objects(prefix, recursive, page_size=page_size):
+                    if last is not None and info.key <= last:
+                        continue
+                    last = info.key
+                    yield info
+                return
+            except ObjectStorageError as exc:
+                attempt += 1
+                if not exc.retryable or attempt >= self.policy.attempts:
+                    raise
+                self.stats.add("retries")
+                self._sleep(self._random.uniform(0, min(self.policy.max_wait, self.policy.base * 2**attempt)))
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def put_object(self, prefix: str, key: str, content: bytes | bytearray | memoryview, **options: Any) -> None:
+        conditional = bool(options.get("if_none_match") or options.get("if_match"))
+        self._run(
+            lambda: self.inner.put_object(prefix, key, content, **options),
+            when=_throttled_only if conditional else _retryable,
+        )
+
+    def put_object_stream(
+        self,
+        prefix: str,
+        key: str,
+        stream: IO[bytes] | BinaryIO | Any,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        def put() -> ObjectInfo:
+            return self.inner.put_object_stream(
+                prefix,
+                key,
+                stream,
+                content_type=content_type,
+                metadata=metadata,
+                if_none_match=if_none_match,
+                if_match=if_match,
+            )
+
+        if not is_seekable(stream):
+            return put()  # a pipe cannot be sent twice: the first failure is final
+        position = stream.tell()
+
+        def from_the_start() -> ObjectInfo:
+            stream.seek(position)
+            return put()
+
+        conditional = bool(if_none_match or if_match)
+        return self._run(from_the_start, when=_throttled_only if conditional else _retryable)
+
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        self._run(lambda: self.inner.copy_object(src_prefix, src_key, dst_prefix, dst_key))
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        tried = [False]
+
+        def delete() -> None:
+            try:
+                self.inner.delete_object(prefix, key)
+            except ObjectNotFound:
+                if not tried[0]:
+                    raise
+                # Not found after a failed try: that try deleted it.
+            finally:
+                tried[0] = True
+
+        self._run(delete)
+
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        batch = list(keys)  # taken once: a retry must see the same keys (the caller may pass a generator)
+        result = self._run(lambda: self.inner.delete_objects(prefix, batch))
+        deleted = list(result.deleted)
+        errors = dict(result.errors)
+        for _ in range(self.policy.attempts - 1):
+            again = [key for key, error in errors.items() if error.retryable]
+            if not again:
+                break
+            self.stats.add("retries")
+            retry = self._run(lambda again=again: self.inner.delete_objects(prefix, again))  # type: ignore[misc]
+            deleted += retry.deleted
+            errors = {key: error for key, error in errors.items() if key not in retry.deleted} | dict(retry.errors)
+        return DeleteResult(tuple(deleted), errors)
+
+
+def _open(
+    stack: ExitStack, inner: IObjectStorageAdapter, prefix: str, key: str, start: int | None, end: int | None
+) -> tuple[BinaryIO, ObjectInfo | None]:
+    info = inner.head_object(prefix, key) if start is None or start >= 0 else None
+    stream = stack.enter_context(inner.get_object_stream(prefix, key, start, end))
+    return stream, info
+
+
+class _ResumingReader(io.RawIOBase):
+    """Reads through a stream; if it breaks with a retryable error, reopens at the byte reached, same version."""
+
+    def __init__(
+        self,
+        layer: RetryingAdapter,
+        stack: ExitStack,
+        prefix: str,
+        key: str,
+        start: int | None,
+        end: int | None,
+        opened: tuple[BinaryIO, ObjectInfo | None],
+    ) -> None:
+        super().__init__()
+        self._layer, self._stack = layer, stack
+        self._prefix, self._key, self._start, self._end = prefix, key, start, end
+        self._stream, self._info = opened
+        self._delivered = 0
+        self._failures = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while True:
+            try:
+                data = self._stream.read(len(view))
+            except ObjectStorageError as exc:
+                self._resume(exc)
+                continue
+            n = len(data)
+            view[:n] = data
+            self._delivered += n
+            return n
+
+    def _resume(self, exc: ObjectStorageError) -> None:
+        self._failures += 1
+        resumable = exc.retryable and self._info is not None and self._failures < self._layer.policy.attempts
+        if not resumable:
+            raise exc
+        self._layer.stats.add("retries")
+        current = self._layer._run(lambda: self._layer.inner.head_object(self._prefix, self._key))
+        assert self._info is not None
+        if current.etag != self._info.etag:
+            raise TransientError("the object was replaced while it was being read", key=exc.key) from exc
+        offset = (self._start or 0) + self._delivered
+        self._stream = self._layer._run(
+            lambda: self._stack.enter_context(
+                self._layer.inner.get_object_stream(self._prefix, self._key, offset, self._end)
+            )
+        )

@@ -1,0 +1,278 @@
+"""The layers: what is retried and what is not, resumed reads, injected faults, log lines, concurrency."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from objstore import (
+    CredentialsExpired,
+    ObjectAlreadyExists,
+    ObjectNotFound,
+    ObjectStorageError,
+    ObjectStorageService,
+    PreconditionFailed,
+    Throttled,
+    TransientError,
+)
+from objstore.adapters.layers import (
+    ConcurrencyLimitedAdapter,
+    FaultInjectingAdapter,
+    FaultSpec,
+    LoggingAdapter,
+    RetryingAdapter,
+    RetryPolicy,
+    redact,
+)
+from objstore.adapters.memory import MemoryAdapter
+from objstore.ports.storage import ForwardingAdapter
+
+
+class Scripted(ForwardingAdapter):
+    """Fails the next calls of one operation with the given errors, then lets them through."""
+
+    def __init__(self, failures: dict[str, list[ObjectStorageError]]) -> None:
+        super().__init__(MemoryAdapter())
+        self.failures = failures
+        self.calls: dict[str, int] = {}
+
+    def _step(self, operation: str) -> None:
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        queue = self.failures.get(operation, [])
+        if queue:
+            raise queue.pop(0)
+
+    def put_object_stream(self, prefix: str, key: str, stream: Any, **options: Any) -> Any:  # type: ignore[override]
+        self._step("put")
+        return self.inner.put_object_stream(prefix, key, stream, **options)
+
+    def put_object(self, prefix: str, key: str, content: Any, **options: Any) -> None:
+        self._step("put")
+        self.inner.put_object(prefix, key, content, **options)
+
+    def head_object(self, prefix: str, key: str) -> Any:
+        self._step("head")
+        return self.inner.head_object(prefix, key)
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        self._step("delete_before")
+        self.inner.delete_object(prefix, key)
+        self._step("delete_after")
+
+
+def retrying(inner: Any, attempts: int = 5, waits: list[float] | None = None) -> ObjectStorageService:
+    record = waits if waits is not None else []
+    return ObjectStorageService(RetryingAdapter(inner, RetryPolicy(attempts=attempts), sleep=record.append, seed=3))
+
+
+def test_retryable_errors_are_retried_and_counted() -> None:
+    inner = Scripted({"head": [TransientError("500"), Throttled("slow down"), CredentialsExpired("renew")]})
+    inner.inner.put_object("", "k", b"x")
+    store = retrying(inner)
+    assert store.head_object("", "k").size == 1
+    assert inner.calls["head"] == 4
+    assert store.adapter.stats.retries == 3  # type: ignore[attr-defined]
+
+
+def test_non_retryable_errors_are_not() -> None:
+    inner = Scripted({"head": [PreconditionFailed("no")]})
+    with pytest.raises(PreconditionFailed):
+        retrying(inner).head_object("", "k")
+    assert inner.calls["head"] == 1
+
+
+def test_attempts_run_out() -> None:
+    inner = Scripted({"head": [TransientError("500")] * 10})
+    with pytest.raises(TransientError):
+        retrying(inner, attempts=3).head_object("", "k")
+    assert inner.calls["head"] == 3
+
+
+def test_retry_after_is_honoured() -> None:
+    waits: list[float] = []
+    inner = Scripted({"head": [Throttled("slow", retry_after=4.0)]})
+    inner.inner.put_object("", "k", b"x")
+    retrying(inner, waits=waits).head_object("", "k")
+    assert waits == [4.0]
+
+
+def test_a_conditional_put_is_retried_only_when_throttled() -> None:
+    inner = Scripted({"put": [Throttled("slow"), TransientError("reset")]})
+    store = retrying(inner)
+    with pytest.raises(TransientError):
+        store.put_object("", "k", b"x", if_none_match="*")
+    assert inner.calls["put"] == 2  # the throttled try was sent again; the reset one was not
+
+
+def test_a_pipe_is_not_sent_twice_but_a_seekable_stream_is() -> None:
+    class Pipe:
+        def __init__(self) -> None:
+            self.data = io.BytesIO(b"payload")
+
+        def read(self, n: int = -1) -> bytes:
+            return self.data.read(n)
+
+    inner = Scripted({"put": [TransientError("reset")]})
+    with pytest.raises(TransientError):
+        retrying(inner).put_object_stream("", "pipe", Pipe())
+    inner = Scripted({"put": [TransientError("reset")]})
+    source = io.BytesIO(b"payload")
+    source.read(3)  # the put starts where the caller left the stream
+    retrying(inner).put_object_stream("", "file", source)
+    assert inner.inner.get_object("", "file") == b"load"
+
+
+def test_a_delete_that_took_effect_before_failing_is_not_reported_missing() -> None:
+    inner = Scripted({"delete_after": [TransientError("the answer was lost")]})
+    inner.inner.put_object("", "k", b"x")
+    retrying(inner).delete_object("", "k")
+    assert not inner.inner.exists("", "k")
+    with pytest.raises(ObjectNotFound):
+        retrying(Scripted({})).delete_object("", "never-there")
+
+
+def test_a_cut_read_resumes_where_it_stopped() -> None:
+    memory = MemoryAdapter()
+    content = bytes(range(256)) * 4000
+    memory.put_object("", "big", content)
+    faulty = FaultInjectingAdapter(memory, FaultSpec(cut=1.0, cut_after=10_000, seed=1))
+    store = ObjectStorageService(RetryingAdapter(faulty, RetryPolicy(attempts=200), sleep=lambda _: None))
+    assert store.get_object("", "big") == content
+    with store.get_object_stream("", "big", 5, 50_005) as stream:
+        assert stream.read() == content[5:50_005]
+
+
+def test_a_read_is_not_resumed_on_a_new_version() -> None:
+    memory = MemoryAdapter()
+    memory.put_object("", "k", b"a" * 50_000)
+
+    class ReplacedMidway(FaultInjectingAdapter):
+        def _cut_now(self) -> bool:
+            memory.put_object("", "k", b"b" * 50_000)
+            return True
+
+    faulty = ReplacedMidway(memory, FaultSpec(cut_after=1000))
+    store = ObjectStorageService(RetryingAdapter(faulty, sleep=lambda _: None))
+    with pytest.raises(TransientError, match="replaced"):
+        store.get_object("", "k")
+
+
+def test_a_listing_that_breaks_restarts_without_repeating() -> None:
+    memory = MemoryAdapter()
+    for index in range(30):
+        memory.put_object("", f"k{index:02d}", b"x")
+
+    class BreaksOnce(ForwardingAdapter):
+        broken = False
+
+        def iter_objects(self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None) -> Any:
+            for count, info in enumerate(self.inner.iter_objects(prefix, recursive, page_size=page_size)):
+                if count == 12 and not self.broken:
+                    self.broken = True
+                    raise TransientError("connection reset mid-listing")
+                yield info
+
+    store = retrying(BreaksOnce(memory))
+    assert [info.key for info in store.iter_objects("")] == [f"k{index:02d}" for index in range(30)]
+
+
+def test_faults_are_seeded_and_counted() -> None:
+    def run(seed: int) -> list[str]:
+        faulty = FaultInjectingAdapter(MemoryAdapter(), FaultSpec(transient=0.3, throttle=0.2, seed=seed))
+        outcomes = []
+        for index in range(50):
+            try:
+                faulty.put_object("", f"k{index}", b"x")
+                outcomes.append("ok")
+            except ObjectStorageError as exc:
+                outcomes.append(type(exc).__name__)
+        assert faulty.stats.injected == 50 - outcomes.count("ok")
+        return outcomes
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+    assert {"TransientError", "Throttled", "ok"} <= set(run(5))
+
+
+def test_a_cut_upload_fails_part_way() -> None:
+    faulty = FaultInjectingAdapter(MemoryAdapter(), FaultSpec(cut=1.0, cut_after=3))
+    source = io.BytesIO(b"abcdef")
+    with pytest.raises(TransientError):
+        faulty.put_object_stream("", "k", source)
+    assert source.tell() == 3
+    assert not faulty.inner.exists("", "k")
+
+
+def test_one_log_line_per_operation_with_secrets_masked(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="objstore.operations")
+    store = ObjectStorageService(LoggingAdapter(MemoryAdapter()))
+    store.put_object("", "k", b"12345")
+    store.get_object("", "k")
+    with pytest.raises(ObjectNotFound):
+        store.get_object("", "missing")
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0].startswith("op=put_object adapter=memory key=k")
+    assert "op=get_object adapter=memory key=k bytes=5" in lines[1]
+    assert "outcome=ObjectNotFound" in lines[2]
+    assert caplog.records[1].objstore["bytes"] == 5  # type: ignore[attr-defined]
+    assert (
+        redact("url?X-Amz-Signature=abc123&sig=zz&password=hunter2") == "url?X-Amz-Signature=***&sig=***&password=***"
+    )
+    assert "s3cr3t" not in redact("AccountKey=s3cr3t;BlobEndpoint=http://x")
+
+
+def test_failures_are_logged_at_warning_or_error(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="objstore.operations")
+    inner = Scripted({"head": [TransientError("reset"), PreconditionFailed("no")]})
+    store = ObjectStorageService(LoggingAdapter(inner))
+    for _ in range(2):
+        with pytest.raises(ObjectStorageError):
+            store.head_object("", "k")
+    assert [record.levelno for record in caplog.records] == [logging.WARNING, logging.ERROR]
+
+
+def test_the_concurrency_limit_is_shared() -> None:
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+
+    class Slow(ForwardingAdapter):
+        def exists(self, prefix: str, key: str) -> bool:
+            nonlocal in_flight, most
+            with lock:
+                in_flight += 1
+                most = max(most, in_flight)
+            time.sleep(0.01)
+            with lock:
+                in_flight -= 1
+            return False
+
+    limited = ConcurrencyLimitedAdapter(Slow(MemoryAdapter()), 3)
+    store = ObjectStorageService(limited)
+
+    def work() -> None:
+        for _ in range(5):
+            store.exists("", "k")
+
+    threads = [threading.Thread(target=work) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 3
+    with pytest.raises(ValueError):
+        ConcurrencyLimitedAdapter(MemoryAdapter(), 0)
+
+
+def test_layers_keep_the_store_name_for_errors() -> None:
+    store = ObjectStorageService(LoggingAdapter(RetryingAdapter(MemoryAdapter())))
+    with pytest.raises(ObjectNotFound) as caught:
+        store.get_object("", "missing")
+    assert caught.value.adapter == "memory"
+    assert isinstance(caught.value, FileNotFoundError)
+    _ = ObjectAlreadyExists
