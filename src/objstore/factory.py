@@ -302,6 +302,48 @@ def _build_config(spec: ProviderSpec, options: Mapping[str, Any], from_url: Mapp
         raise ConfigurationError(f"{spec.scheme}:// store: {exc}") from None
 
 
+LAYER_OPTIONS = frozenset({"retry", "retry_attempts", "retry_deadline", "faults", "log_operations", "concurrency"})
+
+
+def _stack_layers(adapter: IObjectStorageAdapter, layers: Mapping[str, Any]) -> IObjectStorageAdapter:
+    """Wrap a store in the layers asked for, from the inside out: concurrency limit, faults, retry, logging.
+
+    Options (on ``from_url`` and every constructor, or in a URL's query): ``retry`` (bool), ``retry_attempts``,
+    ``retry_deadline`` (seconds), ``faults`` (a ``FaultSpec``, tests and chaos drills only), ``log_operations``
+    (bool: one line per operation on the ``objstore.operations`` logger), ``concurrency`` (int).
+    """
+    if not layers:
+        return adapter
+    from objstore.adapters.layers import (
+        ConcurrencyLimitedAdapter,
+        FaultInjectingAdapter,
+        FaultSpec,
+        LoggingAdapter,
+        RetryingAdapter,
+        RetryPolicy,
+    )
+
+    def flag(name: str) -> bool:
+        return bool(_coerce(name, layers.get(name, False), bool))
+
+    if layers.get("concurrency"):
+        adapter = ConcurrencyLimitedAdapter(adapter, int(_coerce("concurrency", layers["concurrency"], int)))
+    faults = layers.get("faults")
+    if faults is not None:
+        if not isinstance(faults, FaultSpec):
+            raise ConfigurationError("faults takes a FaultSpec (objstore.adapters.layers.FaultSpec)")
+        adapter = FaultInjectingAdapter(adapter, faults)
+    if flag("retry") or "retry_attempts" in layers or "retry_deadline" in layers:
+        policy = RetryPolicy(
+            attempts=int(_coerce("retry_attempts", layers.get("retry_attempts", 5), int)),
+            deadline=float(_coerce("retry_deadline", layers.get("retry_deadline", 60.0), float)),
+        )
+        adapter = RetryingAdapter(adapter, policy)
+    if flag("log_operations"):
+        adapter = LoggingAdapter(adapter)
+    return adapter
+
+
 class ObjectStorageFactory:
     """Builds :class:`ObjectStorageService` instances for each provider."""
 
@@ -326,6 +368,8 @@ class ObjectStorageFactory:
             query = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
         except ValueError:
             raise ConfigurationError(f"the URL's query {parts.query!r} is malformed") from None
+        layers = {name: options.pop(name) for name in list(options) if name in LAYER_OPTIONS}
+        layers.update({name: query.pop(name) for name in list(query) if name in LAYER_OPTIONS})
         config = _build_config(spec, options, {**spec.parse_url(parts), **query})
         construct = _load(spec, spec.build or spec.adapter)
         try:
@@ -335,7 +379,7 @@ class ObjectStorageFactory:
                 f"the {spec.scheme}:// store needs the optional dependency {exc.name!r}: "
                 f"pip install 'objstore[{spec.extra}]'"
             ) from exc
-        return adapter
+        return _stack_layers(adapter, layers)
 
     @staticmethod
     def from_url(url: str, **options: Any) -> ObjectStorageService:

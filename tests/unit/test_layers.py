@@ -276,3 +276,31 @@ def test_layers_keep_the_store_name_for_errors() -> None:
     assert caught.value.adapter == "memory"
     assert isinstance(caught.value, FileNotFoundError)
     _ = ObjectAlreadyExists
+
+
+def test_the_factory_stacks_layers_in_the_documented_order(tmp_path: Any) -> None:
+    from objstore import ConfigurationError, ObjectStorageFactory
+
+    store = ObjectStorageFactory.from_url(
+        f"file://{tmp_path}?retry=true&retry_attempts=7&concurrency=4",
+        log_operations=True,
+        faults=FaultSpec(throttle=0.0),
+    )
+    chain = []
+    adapter: Any = store.adapter
+    while isinstance(adapter, ForwardingAdapter):
+        chain.append(type(adapter).__name__)
+        adapter = adapter.inner
+    chain.append(type(adapter).__name__)
+    assert chain == [
+        "LoggingAdapter",
+        "RetryingAdapter",
+        "FaultInjectingAdapter",
+        "ConcurrencyLimitedAdapter",
+        "FilesystemAdapter",
+    ]
+    assert store.adapter.inner.policy.attempts == 7  # type: ignore[attr-defined]
+    store.put_object("", "k", b"through every layer")
+    assert store.get_object("", "k") == b"through every layer"
+    with pytest.raises(ConfigurationError):
+        ObjectStorageFactory.from_url(f"file://{tmp_path}", faults={"throttle": 0.5})
