@@ -249,10 +249,10 @@ def test_push_and_pull_on_every_other_store(store_env: dict[str, str], tmp_path:
     run("push", str(source), env=store_env)
     assert '"skip"' in run("push", str(source), "--json", env=store_env).stdout
     (source / "empty.bin").write_bytes(b"now with content")
-    (source / "data.bin").unlink()
+    (source / "with space" / "and more" / "file name.txt").unlink()
     changed = run("push", str(source), "--json", env=store_env).stdout
     assert '"upload": 1' in changed
-    assert '"delete": 2' in changed  # data.bin, and the link to it, which now dangles
+    assert '"delete": 1' in changed
     restored = tmp_path / "restored"
     run("pull", str(restored), env=store_env)
     expected = {key: value for key, value in tree(source).items() if key != "broken-link"}
@@ -381,3 +381,26 @@ def test_a_killed_push_rerun_finishes_without_redoing_what_was_done(tmp_path: Pa
     for path in files:
         assert (store / path.name).read_bytes() == path.read_bytes()
     assert list((store / ".objstore" / "tmp").iterdir()) == []  # the killed writer's temporary file is gone
+
+
+def test_a_link_that_breaks_does_not_delete_its_remote_copy(tmp_path: Path, home: dict[str, str]) -> None:
+    """An unmounted disk behind a link must not look like a deleted file."""
+    disk = tmp_path / "usb"
+    disk.mkdir()
+    (disk / "big.iso").write_bytes(b"iso image")
+    source = tmp_path / "storage"
+    source.mkdir()
+    (source / "big.iso").symlink_to(disk / "big.iso")
+    (source / "notes.txt").write_text("n")
+    run("push", str(source), env=home)
+    (disk / "big.iso").unlink()  # the disk went away
+    result = run("push", str(source), env=home, check=False)
+    assert result.returncode == 1
+    assert "big.iso: could not be read" in result.stderr
+    assert run("cat", "big.iso", env=home).stdout == "iso image"
+
+
+def test_pushing_a_folder_that_does_not_exist_is_a_usage_error(tmp_path: Path, home: dict[str, str]) -> None:
+    result = run("push", str(tmp_path / "typo"), "--force", env=home, check=False)
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr

@@ -82,5 +82,10 @@ def test_memory_store_fixture_is_fresh_again(memory_store: ObjectStorageService)
     assert not memory_store.exists("", "only-here")
 
 
-def test_repr_is_informative() -> None:
-    assert repr(ObjectStorageService(MemoryAdapter())) == "ObjectStorageService(MemoryAdapter(objects=0))"
+def test_repr_is_informative_and_stable() -> None:
+    adapter = MemoryAdapter()
+    before = repr(ObjectStorageService(adapter))
+    assert before.startswith("ObjectStorageService(MemoryAdapter(id=0x")
+    adapter.put_object("", "k", b"x")
+    assert repr(ObjectStorageService(adapter)) == before
+    assert repr(MemoryAdapter()) != repr(adapter)

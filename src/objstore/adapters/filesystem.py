@@ -514,20 +514,21 @@ class FilesystemAdapter(IObjectStorageAdapter):
                         if not stat_module.S_ISREG(current.st_mode) or _etag(current) != if_match:
                             raise PreconditionFailed("the object changed (etag differs)", key=full)
                     os.makedirs(os.path.dirname(sidecar), exist_ok=True)
+                    # The object first, its sidecar second: a failed rename leaves the sidecar temporary for a
+                    # retry, and a crash between the two leaves a sidecar that no longer matches (so ignored).
                     if if_none_match == "*":
                         try:
                             os.link(tmp_path, target)
                         except FileExistsError:
                             raise ObjectAlreadyExists("the object already exists", key=full) from None
-                        os.replace(sidecar_tmp, sidecar)
                     else:
                         if os.path.isdir(target) and not os.path.islink(target):
                             raise ObjectAlreadyExists(
                                 "a folder of that name holds other objects; the key collides with it",
                                 key=full,
                             )
-                        os.replace(sidecar_tmp, sidecar)
                         os.replace(tmp_path, target)
+                    os.replace(sidecar_tmp, sidecar)
                 return folder
             except FileNotFoundError:
                 # The folder was pruned by a concurrent delete between its creation and our rename: redo it.

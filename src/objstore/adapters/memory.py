@@ -169,4 +169,5 @@ class MemoryAdapter(IObjectStorageAdapter):
         return entry
 
     def __repr__(self) -> str:
-        return f"MemoryAdapter(objects={len(self._objects)})"
+        # Stable for the life of the store (a sync's state is named after it), and distinct between stores.
+        return f"MemoryAdapter(id=0x{id(self):x})"

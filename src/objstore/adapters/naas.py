@@ -91,7 +91,7 @@ class NaasConfig:
                 **self.__dict__,
                 "workspace_id": self.workspace_id or env.get("NAAS_WORKSPACE_ID", ""),
                 "storage_name": self.storage_name or env.get("NAAS_STORAGE_NAME", ""),
-                "naas_api_key": self.naas_api_key or env.get("NAAS_API_KEY") or None,
+                "naas_api_key": (self.naas_api_key or env.get("NAAS_API_KEY") or "").strip() or None,
                 "api_url": (self.api_url or env.get("NAAS_API_URL") or DEFAULT_API_URL).rstrip("/"),
             }
         )
@@ -189,6 +189,11 @@ class NaasCredentialsProvider(ICredentialsProvider):
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(f"the Naas API at {config.api_url} is unreachable ({type(exc).__name__})") from None
+        except requests.RequestException as exc:
+            # Its message may hold the request's headers (the API key): only the type is kept, no cause.
+            raise ConfigurationError(
+                f"cannot call the Naas API at {config.api_url!r} ({type(exc).__name__}): check NAAS_API_URL"
+            ) from None
         status = response.status_code
         if status == 401:
             raise AuthenticationError(f"the Naas API refused the API key for {self._where}", status=status)

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from objstore.domain.errors import ObjectStorageError
+from objstore.domain.errors import ConfigurationError, ObjectStorageError
 from objstore.domain.keys import join_key, normalize_prefix, validate_content_type, validate_metadata
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.sync.engine import LocalSide, Progress, StoreSide, SyncOptions, SyncReport, run_sync
@@ -258,6 +258,8 @@ class ObjectStorageService(IObjectStorageDomain):
         root = Path(local_dir).expanduser().resolve()
         if direction == "pull":
             root.mkdir(parents=True, exist_ok=True)
+        elif not root.is_dir():
+            raise ConfigurationError(f"the folder to push, {str(root)!r}, does not exist")
         # --delete-excluded: the destination is seen unfiltered, so what the filters leave out is deleted there.
         everything = Filters()
         local_filters = everything if (delete_excluded and direction == "pull") else filters
@@ -333,7 +335,7 @@ class ObjectStorageService(IObjectStorageDomain):
             raise
         except Exception as exc:
             raise ObjectStorageError(
-                f"unexpected {type(exc).__name__}: {exc}",
+                f"unexpected {type(exc).__name__} from the adapter (see the cause)",
                 operation=operation,
                 adapter=self.adapter.name,
                 key=key,

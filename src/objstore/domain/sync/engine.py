@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any, Protocol
 
 from objstore.domain.errors import ConfigurationError, ObjectAlreadyExists, ObjectStorageError
@@ -142,6 +144,7 @@ class SyncReport:
     plan: list[Action] = field(default_factory=list)
     retries: int = 0
     seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -149,7 +152,8 @@ class SyncReport:
         return not self.failures and self.deletes_refused is None
 
     def count(self, kind: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
 
     def summary(self) -> str:
         verb = "would be" if self.dry_run else ""
@@ -197,7 +201,7 @@ def _limit(max_delete: str, total: int) -> int:
     text = str(max_delete).strip()
     try:
         if text.endswith("%"):
-            return int(total * float(text[:-1]) / 100)
+            return math.ceil(total * float(text[:-1]) / 100)  # rounded up: one delete in a tiny tree is not blocked
         return int(text)
     except ValueError:
         raise ConfigurationError(f"--max-delete takes a count or a percentage, not {max_delete!r}") from None
@@ -241,7 +245,13 @@ def run_sync(
     """
     started = time.monotonic()
     report = SyncReport(source.label, dest.label, dry_run=options.dry_run)
-    notify = progress or (lambda event, key, size: None)
+    progress_lock = threading.Lock()
+
+    def notify(event: str, key: str, size: int) -> None:
+        if progress is not None:
+            with progress_lock:  # called from the transfer threads too
+                progress(event, key, size)
+
     policy = Policy.SOURCE_WINS if options.force and not options.two_way else options.policy
     prior: Iterable[Prior] = state
     if swap_state:
@@ -286,6 +296,11 @@ def run_sync(
     def transfer(action: Action, pair: tuple[Entry | None, Entry | None]) -> None:
         try:
             moved = _transfer(action, pair, source, dest, record, state)
+            if moved < 0:  # contents differ where the plan allowed only equal ones
+                with lock:
+                    report.conflicts[action.key] = "on both sides with different contents, no record of a sync"
+                report.count("conflict")
+                return
             kind = copy_label if action.kind is ActionKind.UPLOAD else action.kind.value
             with lock:
                 report.bytes_transferred += moved
@@ -305,7 +320,16 @@ def run_sync(
     with ThreadPoolExecutor(options.jobs, thread_name_prefix="objstore-sync") as pool:
         try:
             for action in plan:
-                pair = tokens.pop(action.key, (None, None))
+                if action.rename_to is not None:
+                    # keep-both: the other side's version is copied aside first, right here, before the copy
+                    # that replaces it is queued; the tokens stay for that copy.
+                    pair = tokens.get(action.key, (None, None))
+                    if not options.dry_run:
+                        slots.acquire()
+                        transfer(action, pair)
+                        continue
+                else:
+                    pair = tokens.pop(action.key, (None, None))
                 if excluded is not None and pair[0] is None and pair[1] is not None and excluded(action.key):
                     action = Action(ActionKind.DELETE, action.key, "excluded by the filters (--delete-excluded)")
                 if options.dry_run:
@@ -334,12 +358,22 @@ def run_sync(
             notify("planned", "", 0)
         except (ObjectStorageError, OSError, ValueError) as exc:
             listing_error = exc
+    unreadable: set[str] = set()
+    for side, kind in ((source, ActionKind.DELETE), (dest, ActionKind.DELETE_SOURCE)):
+        if isinstance(side, LocalSide):
+            report.problems.extend(side.folder.problems)
+            unreadable |= side.folder.problem_keys
+            kept = [key for key in deletes[kind] if key in side.folder.problem_keys]
+            for key in kept:
+                report.conflicts[key] = "could not be read on the other side (a broken link?); not deleted"
+            deletes[kind] = [key for key in deletes[kind] if key not in side.folder.problem_keys]
     if blocked and listing_error is None:
-        _unblock(blocked, deletes, source, dest, record, state, report, notify)
-    if isinstance(source, LocalSide):
-        report.problems.extend(source.folder.problems)
-    if isinstance(dest, LocalSide):
-        report.problems.extend(dest.folder.problems)
+        wanted_now = sum(len(keys) for keys in deletes.values())
+        if (
+            _refuse_deletes(report, None, source_entries.count, dest_entries.count, wanted_now, options, blocked)
+            is None
+        ):
+            _unblock(blocked, deletes, source, dest, record, state, report, notify)
     if listing_error is not None:
         report.failures["(listing)"] = f"a listing failed, so nothing was deleted: {listing_error}"
     wanted = sum(len(keys) for keys in deletes.values())
@@ -350,8 +384,8 @@ def run_sync(
         else:
             _delete(deletes[ActionKind.DELETE], dest, state, report, notify)
             _delete(deletes[ActionKind.DELETE_SOURCE], source, state, report, notify)
-    if not options.dry_run and listing_error is None:
-        state.mark_synced()
+    if not options.dry_run and report.ok:
+        state.mark_synced()  # only a complete sync: otherwise a later run would take leftovers for new data
     if options.dry_run and wanted:
         refusal = _refuse_deletes(report, None, source_entries.count, dest_entries.count, wanted, options)
         report.deletes_refused = refusal
@@ -393,9 +427,16 @@ def _unblock(
 
 
 def _refuse_deletes(
-    report: SyncReport, listing_error: BaseException | None, sources: int, dests: int, wanted: int, options: SyncOptions
+    report: SyncReport,
+    listing_error: BaseException | None,
+    sources: int,
+    dests: int,
+    wanted: int,
+    options: SyncOptions,
+    excused: Mapping[str, object] = MappingProxyType({}),
 ) -> str | None:
-    if listing_error is not None or report.failures:
+    """Why deletes must not run now, or None. ``excused``: failures the deletes themselves will clear."""
+    if listing_error is not None or set(report.failures) - set(excused):
         return "some operations failed; deletes run only after a complete, error-free sync"
     if sources == 0 and not options.force:
         return "the source is empty; deleting everything on the destination needs --force"
@@ -439,6 +480,8 @@ def _transfer(
             tokens = (origin_entry.token, target_entry.token)
             record(action.key, *(tokens if upload else tokens[::-1]), origin_hash)
             return 0
+        if action.conflict_if_different:
+            return -1
     key = action.rename_to or action.key
     with origin.open(action.key) as stream:
         counted = _CountingStream(stream)

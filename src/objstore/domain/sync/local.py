@@ -18,7 +18,8 @@ from objstore.domain.sync.planner import Entry
 
 __all__ = ["Filters", "LocalFolder", "local_token"]
 
-RESERVED = ".objstore"  # objstore's own folder (sync state, temporary files): never synced
+RESERVED = ".objstore"  # objstore's own folder (sync state): never synced
+TEMPORARY = ".objstore-tmp-"  # downloads in progress: never synced
 
 
 def local_token(st: os.stat_result) -> str:
@@ -79,6 +80,7 @@ class LocalFolder:
     filters: Filters = field(default_factory=Filters)
     follow_symlinks: bool = True
     problems: list[str] = field(default_factory=list)
+    problem_keys: set[str] = field(default_factory=set)  # entries that exist but could not be read
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -99,7 +101,7 @@ class LocalFolder:
         try:
             with os.scandir(folder) as scan:
                 for item in scan:
-                    if not prefix and item.name == RESERVED:
+                    if (not prefix and item.name == RESERVED) or item.name.startswith(TEMPORARY):
                         continue
                     key = prefix + item.name
                     try:
@@ -111,6 +113,7 @@ class LocalFolder:
                             st = item.stat(follow_symlinks=False)
                     except OSError:
                         self.problems.append(f"{key}: broken symbolic link (skipped)")
+                        self.problem_keys.add(key)
                         continue
                     is_dir = stat_module.S_ISDIR(st.st_mode)
                     if not is_dir and not stat_module.S_ISREG(st.st_mode):
@@ -155,9 +158,9 @@ class LocalFolder:
         """Write a file atomically (temporary file, fsync, rename), with the given mtime; returns its token."""
         target = self.path_of(key)
         self._make_parents(target)
-        tmp_dir = self.reserved / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
+        # Beside the target, so the rename never crosses filesystems (a linked folder may be on another one);
+        # named so the walk skips it, and removed on any failure.
+        tmp = target.parent / f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex}"
         digest = hashlib.sha256()
         try:
             with open(tmp, "xb") as handle:

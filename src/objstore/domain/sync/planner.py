@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from enum import Enum
 
 __all__ = ["Action", "ActionKind", "Entry", "Policy", "Prior", "merge", "plan_one_way", "plan_two_way"]
@@ -67,6 +68,8 @@ class Action:
     # For uploads whose content may be the same (no state to compare with): the executor compares hashes.
     verify_content: bool = False
     rename_to: str | None = None  # KEEP_BOTH: where the destination's version goes
+    # Two-way, no record of a sync: equal contents are recorded as synced; different contents are a conflict.
+    conflict_if_different: bool = False
 
 
 def merge(
@@ -177,8 +180,16 @@ def plan_two_way(
             elif state is not None and right_changed and not left_changed:
                 yield Action(ActionKind.DOWNLOAD, key, "changed on B", right.size)
             elif state is None and left.size == right.size:
-                # Never synced: the same content on both sides is not a conflict; the executor compares.
-                yield Action(ActionKind.UPLOAD, key, "on both sides, no record: contents compared", left.size, True)
+                # Never synced: the same content on both sides is not a conflict; the executor compares, and
+                # reports a conflict (copying nothing) when the contents differ.
+                yield Action(
+                    ActionKind.UPLOAD,
+                    key,
+                    "on both sides, no record: contents compared",
+                    left.size,
+                    True,
+                    conflict_if_different=True,
+                )
             else:
                 yield from _settle(key, left, right, policy, "changed on both sides")
         elif left is not None:
@@ -222,7 +233,9 @@ def _settle(key: str, left: Entry | None, right: Entry | None, policy: Policy, w
 
 
 def _conflict_name(key: str) -> str:
+    """A new name beside the key for the other side's version: ``report.conflict-<time>.txt``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     head, dot, extension = key.rpartition(".")
     if dot and "/" not in extension and head and not head.endswith("/"):
-        return f"{head}.conflict.{extension}"
-    return f"{key}.conflict"
+        return f"{head}.conflict-{stamp}.{extension}"
+    return f"{key}.conflict-{stamp}"

@@ -1,0 +1,90 @@
+"""The sync executor on in-memory stores: conflicts, keep-both, incomplete syncs, blocked copies."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import objstore
+from objstore import ObjectStorageFactory, ObjectStorageService, TransientError
+from objstore.adapters.filesystem import FilesystemAdapter
+from objstore.adapters.memory import MemoryAdapter
+from objstore.ports.storage import ForwardingAdapter
+
+
+def stores() -> tuple[ObjectStorageService, ObjectStorageService]:
+    return ObjectStorageFactory.ObjectStorageServiceMemory(), ObjectStorageFactory.ObjectStorageServiceMemory()
+
+
+def test_two_way_without_a_record_never_overwrites_different_contents(tmp_path: Path) -> None:
+    a, b = stores()
+    a.put_object("", "k.txt", b"AAAA")
+    b.put_object("", "k.txt", b"BBBB")
+    a.put_object("", "same.txt", b"SAME")
+    b.put_object("", "same.txt", b"SAME")
+    report = objstore.sync(a, b, two_way=True, state_path=tmp_path / "state.sqlite")
+    assert "k.txt" in report.conflicts
+    assert "same.txt" not in report.conflicts
+    assert b.get_object("", "k.txt") == b"BBBB"
+    assert a.get_object("", "k.txt") == b"AAAA"
+
+
+def test_keep_both_keeps_both(tmp_path: Path) -> None:
+    a, b = stores()
+    a.put_object("", "doc.txt", b"v1")
+    state = tmp_path / "state.sqlite"
+    objstore.sync(a, b, two_way=True, state_path=state)
+    a.put_object("", "doc.txt", b"edited on a")
+    b.put_object("", "doc.txt", b"edited on b")
+    report = objstore.sync(a, b, two_way=True, conflict="keep-both", state_path=state)
+    assert report.ok, report.summary()
+    assert b.get_object("", "doc.txt") == b"edited on a"
+    kept = [key for key in a.list_objects("") if key.startswith("doc.conflict-")]
+    assert len(kept) == 1
+    assert a.get_object("", kept[0]) == b"edited on b"
+
+
+def test_a_sync_with_failures_is_not_recorded_as_complete(tmp_path: Path) -> None:
+    class FailsOnce(ForwardingAdapter):
+        failed = False
+
+        def put_object_stream(self, prefix: str, key: str, stream: Any, **options: Any) -> Any:  # type: ignore[override]
+            if key == "b.txt" and not self.failed:
+                self.failed = True
+                raise TransientError("reset")
+            return self.inner.put_object_stream(prefix, key, stream, **options)
+
+    source = ObjectStorageFactory.ObjectStorageServiceMemory()
+    for key in ("a.txt", "b.txt"):
+        source.put_object("", key, key.encode())
+    dest = ObjectStorageService(FailsOnce(MemoryAdapter()))
+    state = tmp_path / "state.sqlite"
+    first = objstore.sync(source, dest, state_path=state)
+    assert "b.txt" in first.failures
+    second = objstore.sync(source, dest, state_path=state)
+    assert second.ok, second.summary()
+    assert not second.conflicts
+    assert dest.get_object("", "b.txt") == b"b.txt"
+
+
+def test_a_retried_filesystem_commit_keeps_its_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = FilesystemAdapter(tmp_path)
+    store = ObjectStorageService(adapter)
+    real = os.replace
+    calls = {"n": 0}
+
+    def pruned_once(src: Any, dst: Any) -> None:
+        # The first rename of the object finds its folder pruned by a concurrent delete.
+        if str(dst).endswith("note.txt") and calls["n"] == 0:
+            calls["n"] += 1
+            raise FileNotFoundError(2, "No such file or directory")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", pruned_once)
+    store.put_object("folder", "note.txt", b"content", metadata={"kept": "yes"})
+    monkeypatch.undo()
+    assert store.get_object("folder", "note.txt") == b"content"
+    assert dict(store.head_object("folder", "note.txt").metadata) == {"kept": "yes"}
