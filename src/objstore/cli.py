@@ -358,7 +358,7 @@ def sync_command(source: str, destination: str, two_way: bool, conflict: str, no
     with handled(json_output):
         try:
             report = run(
-                open_store(source),
+                _open_source(source),
                 open_store(destination),
                 two_way=two_way,
                 conflict=conflict,
@@ -369,6 +369,13 @@ def sync_command(source: str, destination: str, two_way: bool, conflict: str, no
         finally:
             progress.close()
         _finish(report, json_output, quiet)
+
+
+def _open_source(url: str) -> ObjectStorageService:
+    """A sync's source must exist: a local folder is not created (a typo would look like an empty source)."""
+    if "://" not in url or url.lower().startswith("file:"):
+        return ObjectStorageFactory.from_url(url, create=False)
+    return open_store(url)
 
 
 def _duration(text: str) -> timedelta:

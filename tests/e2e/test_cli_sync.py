@@ -404,3 +404,7 @@ def test_pushing_a_folder_that_does_not_exist_is_a_usage_error(tmp_path: Path, h
     result = run("push", str(tmp_path / "typo"), "--force", env=home, check=False)
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+    missing = run("sync", str(tmp_path / "typo"), str(tmp_path / "dest"), "--force", env=home, check=False)
+    assert missing.returncode == 2
+    assert not (tmp_path / "typo").exists()
