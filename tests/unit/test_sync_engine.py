@@ -88,3 +88,42 @@ def test_a_retried_filesystem_commit_keeps_its_metadata(tmp_path: Path, monkeypa
     monkeypatch.undo()
     assert store.get_object("folder", "note.txt") == b"content"
     assert dict(store.head_object("folder", "note.txt").metadata) == {"kept": "yes"}
+
+
+def test_a_destination_change_made_during_the_sync_is_not_overwritten(tmp_path: Path) -> None:
+    source = ObjectStorageFactory.ObjectStorageServiceMemory()
+    source.put_object("", "a.txt", b"from the source")
+    source.put_object("", "new.txt", b"new from the source")
+    memory = MemoryAdapter()
+    memory.put_object("", "a.txt", b"old")
+
+    class ChangedMeanwhile(ForwardingAdapter):
+        """Someone writes both keys after the listing, just before the sync's writes arrive."""
+
+        def put_object_stream(self, prefix: str, key: str, stream: Any, **options: Any) -> Any:  # type: ignore[override]
+            self.inner.put_object(prefix, key, b"someone else's " + key.encode())
+            return self.inner.put_object_stream(prefix, key, stream, **options)
+
+    dest = ObjectStorageService(ChangedMeanwhile(memory))
+    report = objstore.sync(source, dest, state_path=tmp_path / "state.sqlite")
+    assert set(report.failures) == {"a.txt", "new.txt"}
+    assert memory.get_object("", "a.txt") == b"someone else's a.txt"
+    assert memory.get_object("", "new.txt") == b"someone else's new.txt"
+    forced = objstore.sync(source, dest, force=True, state_path=tmp_path / "forced.sqlite")
+    assert forced.ok
+    assert memory.get_object("", "a.txt") == b"from the source"
+
+
+def test_a_local_edit_made_during_a_pull_is_not_overwritten(tmp_path: Path) -> None:
+    from objstore.domain.sync.local import LocalFolder, local_token
+
+    folder = LocalFolder(tmp_path)
+    (tmp_path / "notes.txt").write_text("listed version")
+    listed = local_token(os.stat(tmp_path / "notes.txt"))
+    (tmp_path / "notes.txt").write_text("edited during the pull!")
+    import io
+
+    with pytest.raises(FileExistsError, match="changed locally"):
+        folder.write("notes.txt", io.BytesIO(b"remote"), None, expect=listed)
+    assert (tmp_path / "notes.txt").read_text() == "edited during the pull!"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # no temporary file left

@@ -28,6 +28,9 @@ __all__ = ["LocalSide", "Progress", "Side", "StoreSide", "SyncOptions", "SyncRep
 # known, then "upload" / "download" / "copy" / "delete" / "skip" as each is done.
 Progress = Callable[[str, str, int], None]
 
+MISSING = object()  # a write's expectation: the key must not exist yet
+ANY = object()  # a write's expectation: overwrite whatever is there (--force)
+
 
 class Side(Protocol):
     """One side of a sync (a local folder, or a folder of a store)."""
@@ -36,7 +39,9 @@ class Side(Protocol):
 
     def entries(self) -> Iterator[Entry]: ...
     def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]: ...
-    def write(self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None) -> str: ...
+    def write(
+        self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None, expect: str | object | None
+    ) -> str: ...
     def delete_many(self, keys: list[str]) -> dict[str, str]: ...
     def sha256(self, key: str) -> str | None: ...
 
@@ -54,8 +59,10 @@ class LocalSide:
         with self.folder.open(key) as handle:
             yield handle
 
-    def write(self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None) -> str:
-        return self.folder.write(key, source, mtime_ns)
+    def write(
+        self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None, expect: str | object | None
+    ) -> str:
+        return self.folder.write(key, source, mtime_ns, expect=None if expect is ANY else expect)
 
     def delete_many(self, keys: list[str]) -> dict[str, str]:
         failed = {}
@@ -90,8 +97,19 @@ class StoreSide:
     def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
         return self.service.get_object_stream(self.prefix, key)  # type: ignore[no-any-return]
 
-    def write(self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None) -> str:
-        info = self.service.put_object_stream(self.prefix, key, source)
+    def write(
+        self, key: str, source: IO[bytes] | Any, size: int, mtime_ns: int | None, expect: str | object | None
+    ) -> str:
+        conditions: dict[str, str] = {}
+        if self.service.capabilities.conditional_put and expect is not ANY:
+            # Only over the version the plan saw: a change made by someone else since is not overwritten.
+            if expect is MISSING:
+                conditions["if_none_match"] = "*"
+            elif isinstance(expect, str) and not expect.startswith("size:"):
+                conditions["if_match"] = expect
+        # A refused condition surfaces as the store's ObjectAlreadyExists / PreconditionFailed: a failure for this
+        # key (and ObjectAlreadyExists also lets the executor clear a file standing where a folder must go).
+        info = self.service.put_object_stream(self.prefix, key, source, **conditions)
         return info.etag or self.service.head_object(self.prefix, key).etag or ""
 
     def delete_many(self, keys: list[str]) -> dict[str, str]:
@@ -295,7 +313,7 @@ def run_sync(
 
     def transfer(action: Action, pair: tuple[Entry | None, Entry | None]) -> None:
         try:
-            moved = _transfer(action, pair, source, dest, record, state)
+            moved = _transfer(action, pair, source, dest, record, state, options.force)
             if moved < 0:  # contents differ where the plan allowed only equal ones
                 with lock:
                     report.conflicts[action.key] = "on both sides with different contents, no record of a sync"
@@ -416,8 +434,10 @@ def _unblock(
             continue
         deletes[kind] = [d for d in deletes[kind] if d not in in_the_way]
         _delete(in_the_way, side, state, report, notify)
+        origin_entry = pair[0] if action.kind is ActionKind.UPLOAD else pair[1]
+        cleared = (origin_entry, None) if action.kind is ActionKind.UPLOAD else (None, origin_entry)
         try:
-            moved = _transfer(action, pair, source, dest, record, state)
+            moved = _transfer(action, cleared, source, dest, record, state)
         except (ObjectStorageError, OSError) as exc:
             report.failures[key] = str(exc)
             continue
@@ -466,8 +486,13 @@ def _transfer(
     dest: Side,
     record: Callable[[str, str, str, str | None], None],
     state: SyncState,
+    force: bool = False,
 ) -> int:
-    """Copy one key in the action's direction; returns the bytes moved (0 when the contents were already equal)."""
+    """Copy one key in the action's direction; returns the bytes moved (0 when the contents were already equal).
+
+    The write expects the target to be as the listing saw it (absent, or at the listed version), so a change
+    someone else made since is reported rather than overwritten; ``force`` overwrites whatever is there.
+    """
     src_entry, dst_entry = pair
     upload = action.kind is ActionKind.UPLOAD
     origin, target = (source, dest) if upload else (dest, source)
@@ -483,9 +508,15 @@ def _transfer(
         if action.conflict_if_different:
             return -1
     key = action.rename_to or action.key
+    if force:
+        expect: str | object = ANY
+    elif action.rename_to is not None or target_entry is None:
+        expect = MISSING
+    else:
+        expect = target_entry.token
     with origin.open(action.key) as stream:
         counted = _CountingStream(stream)
-        new_token = target.write(key, counted, origin_entry.size, origin_entry.mtime_ns)
+        new_token = target.write(key, counted, origin_entry.size, origin_entry.mtime_ns, expect)
     if action.rename_to is None:
         tokens = (origin_entry.token, new_token)
         record(action.key, *(tokens if upload else tokens[::-1]), counted.sha256())

@@ -154,8 +154,12 @@ class LocalFolder:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def write(self, key: str, source: IO[bytes] | Any, mtime_ns: int | None) -> str:
-        """Write a file atomically (temporary file, fsync, rename), with the given mtime; returns its token."""
+    def write(self, key: str, source: IO[bytes] | Any, mtime_ns: int | None, *, expect: object = None) -> str:
+        """Write a file atomically (temporary file, fsync, rename), with the given mtime; returns its token.
+
+        ``expect``: the token the file must still have (or an object other than a str: it must not exist), checked
+        just before the rename, so a local edit made during the sync is not overwritten. None: overwrite.
+        """
         target = self.path_of(key)
         self._make_parents(target)
         # Beside the target, so the rename never crosses filesystems (a linked folder may be on another one);
@@ -173,6 +177,10 @@ class LocalFolder:
                 os.utime(tmp, ns=(mtime_ns, mtime_ns))
             if target.is_dir() and not target.is_symlink():
                 raise IsADirectoryError(f"{key}: a folder of that name is in the way")
+            if expect is not None:
+                current = local_token(os.stat(target)) if os.path.lexists(target) else None
+                if current != (expect if isinstance(expect, str) else None):
+                    raise FileExistsError(f"{key}: changed locally during the sync; not overwritten")
             os.replace(tmp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
