@@ -11,6 +11,7 @@ Exit codes: 0 done; 1 some operations failed (or conflicts were left); 2 usage o
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -39,16 +40,21 @@ def default_store_url() -> str:
     return "file://" + os.path.join(os.path.abspath(home), "store")
 
 
-def open_store(url: str | None) -> ObjectStorageService:
+# Layer options given to the command group (``objstore --retries 8 push ...``), applied to every store opened.
+_layers: dict[str, Any] = {}
+
+
+def open_store(url: str | None, **options: Any) -> ObjectStorageService:
     """The store named, else the configured one (OBJSTORE_URL, Naas settings), else the embedded default."""
+    options = {**_layers, **options}
     if url:
-        return ObjectStorageFactory.from_url(url)
+        return ObjectStorageFactory.from_url(url, **options)
     try:
-        return ObjectStorageFactory.from_env()
+        return ObjectStorageFactory.from_env(**options)
     except ConfigurationError as exc:
         if "no store configured" not in exc.message:
             raise
-    return ObjectStorageFactory.from_url(default_store_url())
+    return ObjectStorageFactory.from_url(default_store_url(), **options)
 
 
 @contextmanager
@@ -167,8 +173,60 @@ def sync_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="objstore")
-def main() -> None:
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    envvar="OBJSTORE_RETRIES",
+    help="Tries after a failure that is safe to retry (default 4 for network stores; 0 turns retries off).",
+)
+@click.option(
+    "--retry-deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="OBJSTORE_RETRY_DEADLINE",
+    help="Seconds after which an operation is not tried again (default 60).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    envvar="OBJSTORE_CONCURRENCY",
+    help="Most store calls in flight at once, whatever the number of jobs.",
+)
+@click.option(
+    "--log-operations",
+    is_flag=True,
+    envvar="OBJSTORE_LOG_OPERATIONS",
+    help="Log one line per store operation to standard error (secrets masked).",
+)
+@click.option(
+    "--faults",
+    envvar="OBJSTORE_FAULTS",
+    metavar="SPEC",
+    help="Chaos drill: inject faults, e.g. transient=0.1,throttle=0.02,cut=0.01,seed=7 (see docs/reliability.md).",
+)
+def main(
+    retries: int | None,
+    retry_deadline: float | None,
+    concurrency: int | None,
+    log_operations: bool,
+    faults: str | None,
+) -> None:
     """objstore: one API over every object store, and a folder sync you can trust."""
+    _layers.clear()
+    if retries is not None:
+        _layers.update(retry=retries > 0, retry_attempts=retries + 1)
+    if retry_deadline is not None:
+        _layers["retry_deadline"] = retry_deadline
+    if concurrency is not None:
+        _layers["concurrency"] = concurrency
+    if faults:
+        _layers["faults"] = faults
+    if log_operations:
+        _layers["log_operations"] = True
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        operations = logging.getLogger("objstore.operations")
+        operations.addHandler(handler)
+        operations.setLevel(logging.DEBUG)
 
 
 @main.command()
@@ -374,7 +432,7 @@ def sync_command(source: str, destination: str, two_way: bool, conflict: str, no
 def _open_source(url: str) -> ObjectStorageService:
     """A sync's source must exist: a local folder is not created (a typo would look like an empty source)."""
     if "://" not in url or url.lower().startswith("file:"):
-        return ObjectStorageFactory.from_url(url, create=False)
+        return ObjectStorageFactory.from_url(url, create=False, **_layers)
     return open_store(url)
 
 

@@ -44,6 +44,7 @@ class ProviderSpec:
         parse_url: Turns the URL's location (not its query) into config fields.
         build: For composed stores, ``"module:function"`` taking the config and returning the adapter; the
             adapter class is then only what the function builds.
+        remote: A store across a network: the retry layer is on unless ``retry=false``.
     """
 
     scheme: str
@@ -52,6 +53,7 @@ class ProviderSpec:
     extra: str | None
     parse_url: UrlParser
     build: str | None = None
+    remote: bool = False
 
 
 _PROVIDERS: dict[str, ProviderSpec] = {}
@@ -119,6 +121,7 @@ register_provider(
         "objstore.adapters.s3:S3Config",
         "s3",
         _bucket_url("bucket"),
+        remote=True,
     )
 )
 
@@ -130,6 +133,7 @@ register_provider(
         "objstore.adapters.gcs:GCSConfig",
         "gcs",
         _bucket_url("bucket"),
+        remote=True,
     )
 )
 
@@ -141,6 +145,7 @@ register_provider(
         "objstore.adapters.azure_blob:AzureBlobConfig",
         "azure",
         _bucket_url("container"),
+        remote=True,
     )
 )
 
@@ -215,6 +220,7 @@ register_provider(
         "naas",
         _parse_naas_url,
         build="objstore.factory:build_naas_adapter",
+        remote=True,
     )
 )
 
@@ -237,6 +243,7 @@ register_provider(
         "objstore.adapters.altastata:AltastataConfig",
         "altastata",
         _parse_altastata_url,
+        remote=True,
     )
 )
 
@@ -305,39 +312,48 @@ def _build_config(spec: ProviderSpec, options: Mapping[str, Any], from_url: Mapp
 LAYER_OPTIONS = frozenset({"retry", "retry_attempts", "retry_deadline", "faults", "log_operations", "concurrency"})
 
 
-def _stack_layers(adapter: IObjectStorageAdapter, layers: Mapping[str, Any]) -> IObjectStorageAdapter:
-    """Wrap a store in the layers asked for, from the inside out: concurrency limit, faults, retry, logging.
+def _stack_layers(adapter: IObjectStorageAdapter, layers: Mapping[str, Any], *, remote: bool) -> IObjectStorageAdapter:
+    """Wrap a store in its layers, from the inside out: concurrency limit, faults, retry, logging.
 
-    Options (on ``from_url`` and every constructor, or in a URL's query): ``retry`` (bool), ``retry_attempts``,
-    ``retry_deadline`` (seconds), ``faults`` (a ``FaultSpec``, tests and chaos drills only), ``log_operations``
-    (bool: one line per operation on the ``objstore.operations`` logger), ``concurrency`` (int).
+    Options (on ``from_url`` and every constructor, or in a URL's query): ``retry`` (bool; on by default for
+    stores across a network), ``retry_attempts``, ``retry_deadline`` (seconds), ``faults`` (a ``FaultSpec`` or its
+    text form, for tests and chaos drills), ``log_operations`` (bool: one line per operation on the
+    ``objstore.operations`` logger), ``concurrency`` (int: calls in flight at once, shared by all users).
     """
-    if not layers:
-        return adapter
-    from objstore.adapters.layers import (
-        ConcurrencyLimitedAdapter,
-        FaultInjectingAdapter,
-        FaultSpec,
-        LoggingAdapter,
-        RetryingAdapter,
-        RetryPolicy,
-    )
+    # Each layer is imported only when used: the retry layer needs tenacity, which local stores do without.
+    from objstore.adapters.layers.concurrency import ConcurrencyLimitedAdapter
+    from objstore.adapters.layers.faults import FaultInjectingAdapter, FaultSpec
+    from objstore.adapters.layers.logging import LoggingAdapter
 
-    def flag(name: str) -> bool:
-        return bool(_coerce(name, layers.get(name, False), bool))
+    def flag(name: str, default: bool = False) -> bool:
+        return bool(_coerce(name, layers.get(name, default), bool))
 
-    if layers.get("concurrency"):
-        adapter = ConcurrencyLimitedAdapter(adapter, int(_coerce("concurrency", layers["concurrency"], int)))
+    if layers.get("concurrency") is not None:
+        limit = int(_coerce("concurrency", layers["concurrency"], int))
+        if limit < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        adapter = ConcurrencyLimitedAdapter(adapter, limit)
     faults = layers.get("faults")
-    if faults is not None:
+    if faults is not None and faults != "":
+        if isinstance(faults, str):
+            faults = FaultSpec.parse(faults)
         if not isinstance(faults, FaultSpec):
-            raise ConfigurationError("faults takes a FaultSpec (objstore.adapters.layers.FaultSpec)")
+            raise ConfigurationError("faults takes a FaultSpec or its text form (transient=0.1,throttle=0.02,...)")
         adapter = FaultInjectingAdapter(adapter, faults)
-    if flag("retry") or "retry_attempts" in layers or "retry_deadline" in layers:
+    tuned = "retry_attempts" in layers or "retry_deadline" in layers
+    if flag("retry", default=remote or tuned):
+        try:
+            from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy
+        except ModuleNotFoundError as exc:
+            raise ConfigurationError(
+                f"retries need the optional dependency {exc.name!r}: pip install tenacity (or retry=false)"
+            ) from exc
         policy = RetryPolicy(
             attempts=int(_coerce("retry_attempts", layers.get("retry_attempts", 5), int)),
             deadline=float(_coerce("retry_deadline", layers.get("retry_deadline", 60.0), float)),
         )
+        if policy.attempts < 1 or policy.deadline <= 0:
+            raise ConfigurationError("retry_attempts must be at least 1 and retry_deadline above 0")
         adapter = RetryingAdapter(adapter, policy)
     if flag("log_operations"):
         adapter = LoggingAdapter(adapter)
@@ -379,7 +395,7 @@ class ObjectStorageFactory:
                 f"the {spec.scheme}:// store needs the optional dependency {exc.name!r}: "
                 f"pip install 'objstore[{spec.extra}]'"
             ) from exc
-        return _stack_layers(adapter, layers)
+        return _stack_layers(adapter, layers, remote=spec.remote)
 
     @staticmethod
     def from_url(url: str, **options: Any) -> ObjectStorageService:

@@ -21,6 +21,7 @@ from objstore import (
     ObjectStorageService,
 )
 from objstore.adapters.altastata import UPLOADS, AltastataAdapter, AltastataConfig
+from objstore.ports.storage import unwrap
 from objstore.testing.conformance import PatternStream
 from tests.conformance.test_altastata import altastata_adapter
 from tests.conftest import ALTASTATA_PASSWORD
@@ -145,7 +146,7 @@ def test_the_environment_users_already_set(
     monkeypatch.setenv("ALTAS_CONTAINER_NAME", f"chris-{uuid.uuid4().hex[:6]}")
     store = ObjectStorageFactory.from_url("altastata://")
     store.put_object("", "k", b"from ALTAS_*")
-    adapter = store.adapter
+    adapter = unwrap(store.adapter)
     assert isinstance(adapter, AltastataAdapter)
     assert adapter.config.container.startswith("chris-")
     again = ObjectStorageFactory.ObjectStorageServiceAltastata(container=adapter.config.container)

@@ -23,6 +23,7 @@ from objstore import (
     TransientError,
 )
 from objstore.adapters.azure_blob import AzureBlobAdapter, AzureBlobConfig
+from objstore.ports.storage import unwrap
 from objstore.testing.conformance import PatternStream, ShortReadStream
 from tests.conformance.test_azure import azure_adapter
 from tests.harness.azurite import ACCOUNT, ACCOUNT_KEY
@@ -157,7 +158,7 @@ def test_a_sas_token_works_but_cannot_make_links(
         permission=ContainerSasPermissions(read=True, write=True, list=True, delete=True),
         expiry=datetime.now(timezone.utc) + timedelta(hours=1),
     )
-    adapter = store.adapter
+    adapter = unwrap(store.adapter)
     assert isinstance(adapter, AzureBlobAdapter)
     via_sas = ObjectStorageService(
         AzureBlobAdapter(

@@ -23,6 +23,8 @@ from objstore import (
     ObjectStorageService,
 )
 from objstore.adapters.gcs import GCSAdapter, GCSConfig
+from objstore.adapters.layers.retry import RetryingAdapter
+from objstore.ports.storage import unwrap
 from objstore.testing.conformance import ShortReadStream
 from tests.conformance.test_gcs import gcs_adapter
 
@@ -144,7 +146,11 @@ def test_content_not_matching_its_stored_sha256_is_an_integrity_error(
 def test_gs_urls_and_the_original_style_constructor(gcs_server: str, gcs_bucket: str) -> None:
     store = ObjectStorageFactory.from_url(f"gs://{gcs_bucket}/via-url", endpoint=gcs_server)
     store.put_object("", "k", b"x")
-    assert isinstance(store.adapter, GCSAdapter)
+    assert isinstance(unwrap(store.adapter), GCSAdapter)
+    assert isinstance(store.adapter, RetryingAdapter)  # a store across a network retries by default
+    assert not isinstance(
+        ObjectStorageFactory.from_url(f"gs://{gcs_bucket}?retry=false", endpoint=gcs_server).adapter, RetryingAdapter
+    )
     again = ObjectStorageFactory.ObjectStorageServiceGCP(gcs_bucket, "via-url", endpoint=gcs_server)
     assert again.get_object("", "k") == b"x"
 

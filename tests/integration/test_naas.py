@@ -26,6 +26,7 @@ from objstore import (
     TransientError,
 )
 from objstore.adapters.naas import NaasAdapter
+from objstore.ports.storage import unwrap
 from objstore.testing.conformance import PatternStream
 from tests.conformance.test_naas import naas_store
 from tests.conftest import NAAS_API_KEY
@@ -48,7 +49,7 @@ def short_lived(s3_server: Any) -> Iterator[NaasService]:
 def test_the_storage_lives_under_its_workspace_and_name(naas_service: NaasService) -> None:
     store = naas_store(naas_service)
     store.put_object("docs", "a.txt", b"hello")
-    adapter = store.adapter
+    adapter = unwrap(store.adapter)
     assert isinstance(adapter, NaasAdapter)
     storage = adapter.provider.config.storage_name
     raw = naas_service.s3.client().get_object(Bucket="naas-tests", Key=f"workspace-1/{storage}/docs/a.txt")
@@ -134,7 +135,7 @@ def test_credentials_without_expiration_use_the_ttl(s3_server: Any) -> None:
         store.put_object("", "k", b"1")
         time.sleep(1.2)
         store.get_object("", "k")
-        adapter = store.adapter
+        adapter = unwrap(store.adapter)
         assert isinstance(adapter, NaasAdapter)
         assert adapter.provider.fetch_count == 2
     finally:
@@ -168,7 +169,7 @@ def test_from_env_reads_the_naas_settings_and_config_yaml(
     assert raw["Body"].read() == b"configured by config.yaml"
     env_only = {**env, "NAAS_WORKSPACE_ID": "workspace-1", "NAAS_STORAGE_NAME": "from-env"}
     store = ObjectStorageFactory.from_env(env_only, endpoint_url=naas_service.s3.endpoint_url)
-    assert isinstance(store.adapter, NaasAdapter)
+    assert isinstance(unwrap(store.adapter), NaasAdapter)
     with pytest.raises(ConfigurationError, match="no store configured"):
         ObjectStorageFactory.from_env({}, config_file=tmp_path / "none.yaml")
 
@@ -180,7 +181,7 @@ def test_no_secret_in_logs_repr_or_errors(naas_service: NaasService, caplog: pyt
     store.put_object("", "k", b"x")
     with pytest.raises(ObjectNotFound) as caught:
         store.get_object("", "missing")
-    adapter = store.adapter
+    adapter = unwrap(store.adapter)
     assert isinstance(adapter, NaasAdapter)
     key = naas_service.issued[-1]
     texts = [
@@ -201,7 +202,7 @@ def test_no_secret_in_logs_repr_or_errors(naas_service: NaasService, caplog: pyt
 def test_sixteen_threads_ride_through_three_expiries_with_one_refresh_each(short_lived: NaasService) -> None:
     """60 s of puts, gets, lists and a multipart upload while keys expire every 8 s and are revoked."""
     store = naas_store(short_lived, refresh_margin_seconds=3.0)
-    adapter = store.adapter
+    adapter = unwrap(store.adapter)
     assert isinstance(adapter, NaasAdapter)
     deadline = time.monotonic() + 60
     failures: list[str] = []
@@ -274,7 +275,7 @@ def test_keys_rejected_early_are_renewed_once(naas_service: NaasService, short_l
     time.sleep(1.0)
     store.put_object("", "after", b"2")
     assert store.get_object("", "after") == b"2"
-    adapter = store.adapter
+    adapter = unwrap(store.adapter)
     assert isinstance(adapter, NaasAdapter)
     assert adapter.provider.fetch_count == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import threading
@@ -49,11 +50,14 @@ class Scripted(ForwardingAdapter):
 
     def put_object_stream(self, prefix: str, key: str, stream: Any, **options: Any) -> Any:  # type: ignore[override]
         self._step("put")
-        return self.inner.put_object_stream(prefix, key, stream, **options)
+        info = self.inner.put_object_stream(prefix, key, stream, **options)
+        self._step("put_applied")  # a failure here is a lost answer: the put did land
+        return info
 
     def put_object(self, prefix: str, key: str, content: Any, **options: Any) -> None:
         self._step("put")
         self.inner.put_object(prefix, key, content, **options)
+        self._step("put_applied")
 
     def head_object(self, prefix: str, key: str) -> Any:
         self._step("head")
@@ -101,12 +105,51 @@ def test_retry_after_is_honoured() -> None:
     assert waits == [4.0]
 
 
-def test_a_conditional_put_is_retried_only_when_throttled() -> None:
+def test_a_conditional_put_is_retried_and_never_overwrites_another_change() -> None:
+    # Refused before it ran: simply sent again.
     inner = Scripted({"put": [Throttled("slow"), TransientError("reset")]})
+    retrying(inner).put_object("", "k", b"x", if_none_match="*")
+    assert inner.calls["put"] == 3
+    # Applied, but the answer was lost: the retry fails on our own object, which is recognised as success.
+    for stream in (False, True):
+        inner = Scripted({"put_applied": [TransientError("reset after the write")]})
+        store = retrying(inner)
+        if stream:
+            info = store.put_object_stream("", "s", io.BytesIO(b"ours"), if_none_match="*")
+            assert info.checksum_sha256 is not None
+        else:
+            store.put_object("", "s", b"ours", if_none_match="*")
+        assert store.get_object("", "s") == b"ours"
+        assert inner.calls["put"] == 2
+        etag = store.head_object("", "s").etag
+        inner.failures["put_applied"] = [TransientError("reset after the write")]
+        store.put_object("", "s", b"ours, edited", if_match=etag)  # if-match: the etag moved on by our own write
+        assert store.get_object("", "s") == b"ours, edited"
+    # Someone else's object meets the retry: a real conflict, raised, and theirs is kept.
+    inner = Scripted({"put": [TransientError("reset")]})
+    inner.inner.put_object("", "k", b"theirs")
     store = retrying(inner)
-    with pytest.raises(TransientError):
-        store.put_object("", "k", b"x", if_none_match="*")
-    assert inner.calls["put"] == 2  # the throttled try was sent again; the reset one was not
+    with pytest.raises(ObjectAlreadyExists):
+        store.put_object("", "k", b"ours", if_none_match="*")
+    assert store.get_object("", "k") == b"theirs"
+
+
+class _LostAnswer(Scripted):
+    """Applies the put, then raises as if the answer was lost, and meanwhile someone else writes."""
+
+    def put_object(self, prefix: str, key: str, content: Any, **options: Any) -> None:
+        self._step("put")
+        self.inner.put_object(prefix, key, content, **options)
+        if self.calls["put"] == 1:
+            self.inner.put_object(prefix, key, b"someone else's, written just after ours")
+            raise TransientError("reset after the write")
+
+
+def test_a_lost_answer_then_another_writer_is_a_conflict_not_a_success() -> None:
+    inner = _LostAnswer({})
+    with pytest.raises(ObjectAlreadyExists):
+        retrying(inner).put_object("", "k", b"ours", if_none_match="*")
+    assert inner.inner.get_object("", "k") == b"someone else's, written just after ours"
 
 
 def test_a_pipe_is_not_sent_twice_but_a_seekable_stream_is() -> None:
@@ -304,3 +347,76 @@ def test_the_factory_stacks_layers_in_the_documented_order(tmp_path: Any) -> Non
     assert store.get_object("", "k") == b"through every layer"
     with pytest.raises(ConfigurationError):
         ObjectStorageFactory.from_url(f"file://{tmp_path}", faults={"throttle": 0.5})
+
+
+def test_fault_specs_parse_from_text_and_bad_ones_say_what_is_wrong() -> None:
+    from objstore import ConfigurationError
+
+    spec = FaultSpec.parse("transient=0.1, throttle=0.02,cut=0.01,cut_after=512,latency=0.001-0.002,seed=7")
+    assert spec == FaultSpec(transient=0.1, throttle=0.02, cut=0.01, cut_after=512, latency=(0.001, 0.002), seed=7)
+    assert FaultSpec.parse("") == FaultSpec()
+    for bad, says in [
+        ("transient", "name=value"),
+        ("explode=0.5", "name=value"),
+        ("transient=lots", "takes a number"),
+        ("transient=1.5", "between 0 and 1"),
+        ("transient=0.6,throttle=0.6", "between 0 and 1"),
+        ("cut_after=-1", "negative"),
+    ]:
+        with pytest.raises(ConfigurationError, match=says):
+            FaultSpec.parse(bad)
+
+
+def test_network_stores_retry_by_default_and_local_ones_do_not(tmp_path: Any) -> None:
+    from objstore import ConfigurationError, ObjectStorageFactory
+    from objstore.factory import _PROVIDERS
+    from objstore.ports.storage import unwrap
+
+    assert {name for name, spec in _PROVIDERS.items() if spec.remote} == {"s3", "gs", "az", "naas", "altastata"}
+    local = ObjectStorageFactory.from_url(f"file://{tmp_path}")
+    assert not isinstance(local.adapter, RetryingAdapter)
+    faulty = ObjectStorageFactory.from_url(f"file://{tmp_path}", faults="transient=0.2,seed=1", retry_attempts=12)
+    assert isinstance(faulty.adapter, RetryingAdapter)
+    assert type(unwrap(faulty.adapter)).__name__ == "FilesystemAdapter"
+    for key in range(20):
+        faulty.put_object("", f"k{key}", b"x")
+    assert faulty.adapter.counters()["retries"] > 0
+    for bad in ({"retry_attempts": 0}, {"retry_deadline": -1}, {"concurrency": 0}):
+        with pytest.raises(ConfigurationError):
+            ObjectStorageFactory.from_url(f"file://{tmp_path}", **bad)
+
+
+def test_sync_state_is_keyed_on_the_store_not_on_its_layers(tmp_path: Any) -> None:
+    from objstore import ObjectStorageFactory
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"a")
+    plain = ObjectStorageFactory.from_url(f"file://{tmp_path / 'store'}")
+    assert plain.push(folder).counts == {"upload": 1}
+    layered = ObjectStorageFactory.from_url(f"file://{tmp_path / 'store'}", retry=True, log_operations=True)
+    assert layered.store_identity == plain.store_identity
+    assert layered.push(folder).counts == {"skip": 1}  # the same state: nothing sent again
+
+
+def test_a_sync_report_counts_the_retries_of_its_store(tmp_path: Any) -> None:
+    from objstore import ObjectStorageFactory
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for n in range(40):
+        (folder / f"f{n}.txt").write_bytes(b"%d" % n)
+    store = ObjectStorageFactory.from_url(
+        f"file://{tmp_path / 'store'}", faults="transient=0.2,cut=0.1,cut_after=1,seed=5", retry_attempts=12
+    )
+    report = store.push(folder)
+    retries = store.adapter.counters()["retries"]  # type: ignore[attr-defined]
+    assert report.ok, report.failures
+    assert report.counts == {"upload": 40}
+    assert report.retries == retries > 0
+    assert f"{retries} retries" in report.summary()
+    assert report.bytes_transferred == sum(len(b"%d" % n) for n in range(40))  # a resent file counted once
+    plain = ObjectStorageFactory.from_url(f"file://{tmp_path / 'store'}")
+    for n in range(40):
+        assert plain.head_object("", f"f{n}.txt").checksum_sha256 == hashlib.sha256(b"%d" % n).hexdigest()
+    assert plain.push(folder, checksum=True).counts == {"skip": 40}

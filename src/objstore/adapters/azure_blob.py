@@ -62,7 +62,7 @@ from objstore.domain.streams import (
     resolve_range,
     upload_in_parts,
 )
-from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches
+from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches, tag_stream
 
 __all__ = ["AzureBlobAdapter", "AzureBlobConfig"]
 
@@ -391,7 +391,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             translate=translate,
         )
         with io.BufferedReader(verifying, buffer_size=CHUNK_SIZE) as buffered:
-            yield buffered
+            yield tag_stream(buffered, _unquote(properties.etag))
 
     def iter_objects(
         self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None

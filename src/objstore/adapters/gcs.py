@@ -58,7 +58,7 @@ from objstore.domain.streams import (
     read_exactly,
     resolve_range,
 )
-from objstore.ports.storage import IObjectStorageAdapter, build_config
+from objstore.ports.storage import IObjectStorageAdapter, build_config, tag_stream
 
 __all__ = ["GCSAdapter", "GCSConfig"]
 
@@ -292,7 +292,7 @@ class GCSAdapter(IObjectStorageAdapter):
                     raise
                 continue  # overwritten between the metadata read and the first byte: read the new version
             with buffered:
-                yield buffered
+                yield tag_stream(buffered, str(blob.generation) if blob.generation is not None else None)
             return
 
     def _open_generation(self, relative: str, blob: Any, first: int, stop: int) -> io.BufferedReader:

@@ -59,7 +59,7 @@ from objstore.domain.streams import (
     upload_in_parts,
 )
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
-from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches
+from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches, tag_stream
 
 __all__ = ["S3Adapter", "S3Config"]
 
@@ -488,7 +488,7 @@ class S3Adapter(IObjectStorageAdapter):
             translate=lambda exc: translate_error(exc, key=relative),
         )
         with io.BufferedReader(reader, buffer_size=CHUNK_SIZE) as buffered:
-            yield buffered
+            yield tag_stream(buffered, str(response.get("ETag", "")).strip('"'))
 
     def _range_header(self, prefix: str, key: str, start: int | None, end: int | None) -> str | None:
         """The HTTP Range for a slice: None for the whole object, "" for an empty slice (existence checked)."""

@@ -17,7 +17,7 @@ from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.sync.engine import LocalSide, Progress, StoreSide, SyncOptions, SyncReport, run_sync
 from objstore.domain.sync.local import Filters, LocalFolder
 from objstore.domain.sync.state import SyncState
-from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain
+from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain, unwrap
 
 __all__ = ["ObjectStorageService"]
 
@@ -43,6 +43,11 @@ class ObjectStorageService(IObjectStorageDomain):
 
     def __repr__(self) -> str:
         return f"ObjectStorageService({self.adapter!r})"
+
+    @property
+    def store_identity(self) -> str:
+        """Names the store itself, whatever layers wrap it: sync state is keyed on it."""
+        return repr(unwrap(self.adapter))
 
     @property
     def capabilities(self) -> Capabilities:
@@ -267,7 +272,7 @@ class ObjectStorageService(IObjectStorageDomain):
         folder = LocalFolder(root, local_filters, follow_symlinks)
         local, remote = LocalSide(folder), StoreSide(self, prefix, remote_filters)
         # One state per (folder, store folder), kept in the folder's own .objstore/ (never synced).
-        digest = hashlib.sha256(f"{self.adapter!r}|{normalize_prefix(prefix)}".encode()).hexdigest()[:24]
+        digest = hashlib.sha256(f"{self.store_identity}|{normalize_prefix(prefix)}".encode()).hexdigest()[:24]
         state = SyncState(folder.reserved / "sync" / f"{digest}.sqlite")
         excluded = (lambda key: not filters.allows(key)) if delete_excluded else None
         try:

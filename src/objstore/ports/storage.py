@@ -35,11 +35,18 @@ __all__ = [
     "IObjectOperations",
     "IObjectStorageAdapter",
     "IObjectStorageDomain",
+    "LayerAdapter",
     "build_config",
     "delete_in_batches",
+    "find_layer",
+    "layer_counters",
+    "stream_etag",
+    "tag_stream",
+    "unwrap",
 ]
 
 C = TypeVar("C")
+T_stream = TypeVar("T_stream")
 
 
 class IObjectOperations(ABC):
@@ -392,6 +399,67 @@ class ForwardingAdapter(IObjectStorageAdapter):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
+
+
+class LayerAdapter(ForwardingAdapter):
+    """A wrapper that adds a behaviour (retries, logging ...) to a store without being a store of its own.
+
+    Unlike a composed store (Naas wraps S3 under its own name), a layer is transparent: :func:`unwrap` sees
+    through it, and sync state is keyed on the store under it.
+    """
+
+    def counters(self) -> dict[str, int]:
+        """What this layer has counted so far (``{"retries": 3}``); see :func:`layer_counters`."""
+        return {}
+
+
+def layer_counters(adapter: IObjectStorageAdapter) -> dict[str, int]:
+    """The counters of every layer over a store, summed by name (retries, faults injected ...)."""
+    totals: dict[str, int] = {}
+    while isinstance(adapter, LayerAdapter):
+        for name, value in adapter.counters().items():
+            totals[name] = totals.get(name, 0) + value
+        adapter = adapter.inner
+    return totals
+
+
+L = TypeVar("L", bound=IObjectStorageAdapter)
+
+
+def unwrap(adapter: IObjectStorageAdapter) -> IObjectStorageAdapter:
+    """The store under any layers (retry, logging ...): what a layered adapter finally calls."""
+    while isinstance(adapter, LayerAdapter):
+        adapter = adapter.inner
+    return adapter
+
+
+def find_layer(adapter: IObjectStorageAdapter, layer: type[L]) -> L | None:
+    """The outermost adapter of class ``layer`` in a stack of layers (the store itself included), if any."""
+    current: IObjectStorageAdapter | None = adapter
+    while current is not None:
+        if isinstance(current, layer):
+            return current
+        current = current.inner if isinstance(current, LayerAdapter) else None
+    return None
+
+
+_STREAM_ETAG = "objstore_etag"
+
+
+def tag_stream(stream: T_stream, etag: str | None) -> T_stream:
+    """Record on a stream from ``get_object_stream`` the version (etag) it reads, when the store told us.
+
+    A layer that resumes a broken read can then pin that version without asking the store first.
+    """
+    if etag:
+        setattr(stream, _STREAM_ETAG, etag)
+    return stream
+
+
+def stream_etag(stream: Any) -> str | None:
+    """The version a ``get_object_stream`` stream reads, if its adapter recorded it (see :func:`tag_stream`)."""
+    etag = getattr(stream, _STREAM_ETAG, None)
+    return etag if isinstance(etag, str) else None
 
 
 def build_config(config_cls: type[C], config: C | Any, options: Mapping[str, Any], label: str) -> C:

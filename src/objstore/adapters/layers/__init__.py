@@ -2,14 +2,19 @@
 
 Stacked by the factory, from the outside in: logging (one line per call as the application made it), retry,
 fault injection (so injected faults are retried as real ones), the concurrency limit, then the store.
+Imported lazily: only the retry layer needs tenacity.
 """
 
 from __future__ import annotations
 
-from objstore.adapters.layers.concurrency import ConcurrencyLimitedAdapter
-from objstore.adapters.layers.faults import FaultInjectingAdapter, FaultSpec, FaultStats
-from objstore.adapters.layers.logging import LoggingAdapter, redact
-from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy, RetryStats
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from objstore.adapters.layers.concurrency import ConcurrencyLimitedAdapter
+    from objstore.adapters.layers.faults import FaultInjectingAdapter, FaultSpec, FaultStats
+    from objstore.adapters.layers.logging import LoggingAdapter, redact
+    from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy, RetryStats
 
 __all__ = [
     "ConcurrencyLimitedAdapter",
@@ -22,3 +27,26 @@ __all__ = [
     "RetryingAdapter",
     "redact",
 ]
+
+_MODULES = {
+    "ConcurrencyLimitedAdapter": "concurrency",
+    "FaultInjectingAdapter": "faults",
+    "FaultSpec": "faults",
+    "FaultStats": "faults",
+    "LoggingAdapter": "logging",
+    "redact": "logging",
+    "RetryingAdapter": "retry",
+    "RetryPolicy": "retry",
+    "RetryStats": "retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'objstore.adapters.layers' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"objstore.adapters.layers.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

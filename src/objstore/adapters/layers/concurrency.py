@@ -8,14 +8,14 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
 from objstore.domain.models import DeleteResult, ObjectInfo
-from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter
 
 __all__ = ["ConcurrencyLimitedAdapter"]
 
 T = TypeVar("T")
 
 
-class ConcurrencyLimitedAdapter(ForwardingAdapter):
+class ConcurrencyLimitedAdapter(LayerAdapter):
     """Every operation holds one of ``limit`` slots while it runs (a read stream until it is closed)."""
 
     def __init__(self, inner: IObjectStorageAdapter, limit: int) -> None:

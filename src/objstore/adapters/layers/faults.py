@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
-from objstore.domain.errors import CredentialsExpired, ObjectStorageError, Throttled, TransientError
+from objstore.domain.errors import ConfigurationError, CredentialsExpired, ObjectStorageError, Throttled, TransientError
 from objstore.domain.models import DeleteResult, ObjectInfo
-from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter
 
 __all__ = ["FaultInjectingAdapter", "FaultSpec", "FaultStats"]
 
@@ -39,6 +39,44 @@ class FaultSpec:
     cut_after: int = 4096
     latency: tuple[float, float] = (0.0, 0.0)
     seed: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> FaultSpec:
+        """A spec from its text form, as the CLI and URLs take it: ``transient=0.1,throttle=0.02,cut=0.01,seed=7``.
+
+        ``latency`` is one number or ``min-max`` (seconds). Rates are probabilities in [0, 1].
+
+        Raises:
+            ConfigurationError: An unknown name, a malformed value or a rate out of range.
+        """
+        values: dict[str, Any] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, sep, raw = item.partition("=")
+            name = name.strip()
+            if not sep or name not in _FIELDS:
+                raise ConfigurationError(
+                    f"faults: {item!r} is not name=value with a name among {', '.join(sorted(_FIELDS))}"
+                )
+            try:
+                if name == "latency":
+                    low, _, high = raw.partition("-")
+                    values[name] = (float(low), float(high or low))
+                elif name in ("seed", "cut_after"):
+                    values[name] = int(raw)
+                else:
+                    values[name] = float(raw)
+            except ValueError:
+                raise ConfigurationError(f"faults: {name} takes a number, not {raw!r}") from None
+        spec = cls(**values)
+        rates = (spec.transient, spec.throttle, spec.expire, spec.cut)
+        if any(not 0.0 <= rate <= 1.0 for rate in rates) or sum(rates[:3]) > 1.0:
+            raise ConfigurationError("faults: rates are probabilities between 0 and 1 (and sum to at most 1)")
+        if spec.cut_after < 0 or min(spec.latency) < 0:
+            raise ConfigurationError("faults: cut_after and latency cannot be negative")
+        return spec
+
+
+_FIELDS = frozenset({"transient", "throttle", "expire", "cut", "cut_after", "latency", "seed"})
 
 
 @dataclass
@@ -80,7 +118,7 @@ class _CutStream:
         self._stream.close()
 
 
-class FaultInjectingAdapter(ForwardingAdapter):
+class FaultInjectingAdapter(LayerAdapter):
     """Wraps any adapter and makes some calls fail as stores do (seeded, so a failure can be replayed).
 
     Args:
@@ -98,6 +136,9 @@ class FaultInjectingAdapter(ForwardingAdapter):
 
     def __repr__(self) -> str:
         return f"FaultInjectingAdapter({self.inner!r})"
+
+    def counters(self) -> dict[str, int]:
+        return {"faults_injected": self.stats.injected}
 
     def _draw(self) -> float:
         with self._lock:

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from objstore.domain.errors import ObjectStorageError
 from objstore.domain.models import DeleteResult, ObjectInfo
-from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter
 
 __all__ = ["LoggingAdapter", "redact"]
 
@@ -30,7 +30,7 @@ def redact(text: str) -> str:
     return _SECRETS.sub(r"\1***", text)
 
 
-class LoggingAdapter(ForwardingAdapter):
+class LoggingAdapter(LayerAdapter):
     """Logs each operation: ``op=… adapter=… key=… bytes=… ms=… outcome=…`` (with the request id on failures).
 
     Successes at DEBUG, retryable failures at WARNING, other failures at ERROR, a missing object at DEBUG (it is an

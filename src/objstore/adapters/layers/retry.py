@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 import threading
@@ -13,10 +14,17 @@ from typing import IO, Any, BinaryIO, TypeVar
 
 import tenacity
 
-from objstore.domain.errors import ObjectNotFound, ObjectStorageError, Throttled, TransientError
+from objstore.domain.errors import (
+    ObjectAlreadyExists,
+    ObjectNotFound,
+    ObjectStorageError,
+    PreconditionFailed,
+    Throttled,
+    TransientError,
+)
 from objstore.domain.models import DeleteResult, ObjectInfo
 from objstore.domain.streams import is_seekable
-from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter, stream_etag
 
 __all__ = ["RetryPolicy", "RetryStats", "RetryingAdapter"]
 
@@ -55,18 +63,14 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, ObjectStorageError) and error.retryable
 
 
-def _throttled_only(error: BaseException) -> bool:
-    # A throttled request was refused before it ran, so even a conditional write can be sent again.
-    return isinstance(error, Throttled)
-
-
-class RetryingAdapter(ForwardingAdapter):
+class RetryingAdapter(LayerAdapter):
     """Wraps any adapter and retries the failures marked retryable, where retrying is safe.
 
     - Reads, listings, heads, copies and unconditional puts are retried on any retryable error
       (throttling, 5xx, timeouts, resets, expired credentials the store renews, integrity errors in transit).
-    - A conditional put (create-only, if-match) is retried only when throttled: after another kind of failure it
-      may have been applied, and sending it again would fail on its own effect.
+    - A conditional put (create-only, if-match) is retried too: the precondition stops it from overwriting
+      anyone's change, and if a retry fails on the effect of an earlier try that did land (the object now holds
+      exactly our content), the put succeeded.
     - A streamed put is retried only if its source can seek back to where it started.
     - A read that fails part-way resumes where it stopped, on the same version of the object.
     - A delete retried after it did take effect is not reported as "not found".
@@ -89,9 +93,14 @@ class RetryingAdapter(ForwardingAdapter):
         self._sleep = sleep
         self._random = random.Random(seed)
         self.name = inner.name
+        # Whether the store records on its read streams the version they read (then no HEAD pins it first).
+        self._streams_tagged = False
 
     def __repr__(self) -> str:
         return f"RetryingAdapter({self.inner!r})"
+
+    def counters(self) -> dict[str, int]:
+        return {"retries": self.stats.retries, "retries_exhausted": self.stats.gave_up}
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         policy = self.policy
@@ -141,7 +150,7 @@ class RetryingAdapter(ForwardingAdapter):
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
     ) -> Generator[BinaryIO, None, None]:
         with ExitStack() as stack:
-            opened = self._run(lambda: _open(stack, self.inner, prefix, key, start, end))
+            opened = self._run(lambda: self._open(stack, prefix, key, start, end))
             reader = _ResumingReader(self, stack, prefix, key, start, end, opened)
             with io.BufferedReader(reader, buffer_size=1024 * 1024) as buffered:
                 yield buffered
@@ -170,11 +179,13 @@ class RetryingAdapter(ForwardingAdapter):
     # --- writes ---------------------------------------------------------------------------------------------
 
     def put_object(self, prefix: str, key: str, content: bytes | bytearray | memoryview, **options: Any) -> None:
-        conditional = bool(options.get("if_none_match") or options.get("if_match"))
-        self._run(
-            lambda: self.inner.put_object(prefix, key, content, **options),
-            when=_throttled_only if conditional else _retryable,
-        )
+        def put() -> None:
+            self.inner.put_object(prefix, key, content, **options)
+
+        if options.get("if_none_match") or options.get("if_match"):
+            self._run_conditional(prefix, key, put, lambda: hashlib.sha256(content).hexdigest())
+        else:
+            self._run(put)
 
     def put_object_stream(
         self,
@@ -206,8 +217,42 @@ class RetryingAdapter(ForwardingAdapter):
             stream.seek(position)
             return put()
 
-        conditional = bool(if_none_match or if_match)
-        return self._run(from_the_start, when=_throttled_only if conditional else _retryable)
+        def sha256() -> str:
+            stream.seek(position)
+            digest = hashlib.sha256()
+            while chunk := stream.read(1024 * 1024):
+                digest.update(chunk)
+            return digest.hexdigest()
+
+        if if_none_match or if_match:
+            return self._run_conditional(prefix, key, from_the_start, sha256)
+        return self._run(from_the_start)
+
+    def _run_conditional(self, prefix: str, key: str, put: Callable[[], T], sha256: Callable[[], str]) -> T | Any:
+        """A conditional put (create-only, if-match), retried without ever overwriting someone else's change.
+
+        Throttled tries never ran, so they are simply sent again. After any other retryable failure the try may
+        have been applied; the retry then fails on its own effect (exists / etag changed). In that case the
+        object is read back: if it holds exactly our content (its SHA-256), our earlier try did land and the put
+        succeeded; anything else is a real conflict and is raised.
+        """
+        maybe_applied = [False]
+
+        def attempt() -> T | ObjectInfo:
+            try:
+                return put()
+            except (ObjectAlreadyExists, PreconditionFailed):
+                if maybe_applied[0]:
+                    landed = self.inner.head_object(prefix, key)
+                    if landed.checksum_sha256 is not None and landed.checksum_sha256 == sha256():
+                        return landed
+                raise
+            except ObjectStorageError as exc:
+                if exc.retryable and not isinstance(exc, Throttled):
+                    maybe_applied[0] = True
+                raise
+
+        return self._run(attempt)
 
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
         self._run(lambda: self.inner.copy_object(src_prefix, src_key, dst_prefix, dst_key))
@@ -242,13 +287,27 @@ class RetryingAdapter(ForwardingAdapter):
             errors = {key: error for key, error in errors.items() if key not in retry.deleted} | dict(retry.errors)
         return DeleteResult(tuple(deleted), errors)
 
+    def _open(
+        self, stack: ExitStack, prefix: str, key: str, start: int | None, end: int | None
+    ) -> tuple[BinaryIO, str | None]:
+        """Open a read and learn the version it reads, so a resumed read can insist on the same one.
 
-def _open(
-    stack: ExitStack, inner: IObjectStorageAdapter, prefix: str, key: str, start: int | None, end: int | None
-) -> tuple[BinaryIO, ObjectInfo | None]:
-    info = inner.head_object(prefix, key) if start is None or start >= 0 else None
-    stream = stack.enter_context(inner.get_object_stream(prefix, key, start, end))
-    return stream, info
+        Stores that tag their streams (S3, GCS, Azure) cost nothing more after their first read; for the others
+        a HEAD taken before each read pins the version. A suffix range (negative start) is not resumable.
+        """
+        resumable = start is None or start >= 0
+        pinned = None
+        if resumable and not self._streams_tagged:  # before the read: a version replaced meanwhile is caught
+            pinned = self.inner.head_object(prefix, key).etag
+        with ExitStack() as attempt:
+            stream = attempt.enter_context(self.inner.get_object_stream(prefix, key, start, end))
+            etag = stream_etag(stream)
+            if resumable and etag is not None:
+                self._streams_tagged = True
+                if pinned is not None and pinned != etag:
+                    raise TransientError("the object was replaced as the read began", key=key)
+            stack.enter_context(attempt.pop_all())
+        return stream, (etag or pinned) if resumable else None
 
 
 class _ResumingReader(io.RawIOBase):
@@ -262,12 +321,12 @@ class _ResumingReader(io.RawIOBase):
         key: str,
         start: int | None,
         end: int | None,
-        opened: tuple[BinaryIO, ObjectInfo | None],
+        opened: tuple[BinaryIO, str | None],
     ) -> None:
         super().__init__()
         self._layer, self._stack = layer, stack
         self._prefix, self._key, self._start, self._end = prefix, key, start, end
-        self._stream, self._info = opened
+        self._stream, self._etag = opened
         self._delivered = 0
         self._failures = 0
 
@@ -289,13 +348,12 @@ class _ResumingReader(io.RawIOBase):
 
     def _resume(self, exc: ObjectStorageError) -> None:
         self._failures += 1
-        resumable = exc.retryable and self._info is not None and self._failures < self._layer.policy.attempts
+        resumable = exc.retryable and self._etag is not None and self._failures < self._layer.policy.attempts
         if not resumable:
             raise exc
         self._layer.stats.add("retries")
         current = self._layer._run(lambda: self._layer.inner.head_object(self._prefix, self._key))
-        assert self._info is not None
-        if current.etag != self._info.etag:
+        if current.etag != self._etag:
             raise TransientError("the object was replaced while it was being read", key=exc.key) from exc
         offset = (self._start or 0) + self._delivered
         self._stream = self._layer._run(

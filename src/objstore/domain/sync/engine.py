@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -18,9 +19,11 @@ from typing import IO, Any, Protocol
 
 from objstore.domain.errors import ConfigurationError, ObjectAlreadyExists, ObjectStorageError
 from objstore.domain.keys import normalize_prefix
+from objstore.domain.streams import is_seekable
 from objstore.domain.sync.local import Filters, LocalFolder
 from objstore.domain.sync.planner import Action, ActionKind, Entry, Policy, Prior, plan_one_way, plan_two_way
 from objstore.domain.sync.state import SyncState
+from objstore.ports.storage import layer_counters
 
 __all__ = ["LocalSide", "Progress", "Side", "StoreSide", "SyncOptions", "SyncReport", "run_sync", "sync"]
 
@@ -44,6 +47,7 @@ class Side(Protocol):
     ) -> str: ...
     def delete_many(self, keys: list[str]) -> dict[str, str]: ...
     def sha256(self, key: str) -> str | None: ...
+    def retries(self) -> int: ...
 
 
 class LocalSide:
@@ -78,13 +82,20 @@ class LocalSide:
     def sha256(self, key: str) -> str | None:
         return self.folder.sha256(key)
 
+    def retries(self) -> int:
+        return 0
+
 
 class StoreSide:
     def __init__(self, service: Any, prefix: str, filters: Filters) -> None:
         self.service = service
         self.prefix = normalize_prefix(prefix)
         self.filters = filters
-        self.label = f"{service.adapter!r}" + (f" /{self.prefix}" if self.prefix else "")
+        self.label = service.store_identity + (f" /{self.prefix}" if self.prefix else "")
+
+    def retries(self) -> int:
+        """Retries the store's retry layer has made so far (every caller of the store counted)."""
+        return layer_counters(self.service.adapter).get("retries", 0)
 
     def entries(self) -> Iterator[Entry]:
         cut = len(self.prefix) + 1 if self.prefix else 0
@@ -262,6 +273,7 @@ def run_sync(
             is then listed unfiltered).
     """
     started = time.monotonic()
+    retries_before = source.retries() + dest.retries()
     report = SyncReport(source.label, dest.label, dry_run=options.dry_run)
     progress_lock = threading.Lock()
 
@@ -408,6 +420,7 @@ def run_sync(
         refusal = _refuse_deletes(report, None, source_entries.count, dest_entries.count, wanted, options)
         report.deletes_refused = refusal
     report.seconds = time.monotonic() - started
+    report.retries = source.retries() + dest.retries() - retries_before
     return report
 
 
@@ -524,21 +537,48 @@ def _transfer(
 
 
 class _CountingStream:
-    """Counts and hashes what passes through, so the state records the SHA-256 of what was sent."""
+    """Counts and hashes what passes through, so the state records the SHA-256 of what was sent.
+
+    Seekable when its source is, so a retried upload can start again from the beginning: bytes read a second
+    time are not counted or hashed twice (the count and hash cover the furthest point read).
+    """
 
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
         self._digest = hashlib.sha256()
+        self._seekable = is_seekable(stream)
+        self._start = stream.tell() if self._seekable else 0
+        self._position = 0
+        self._gap = False
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self._stream.read(n)
-        self.size += len(data)
-        self._digest.update(data)
+        end = self._position + len(data)
+        if end > self.size:
+            if self._position > self.size:
+                self._gap = True  # skipped ahead: part of the content was never seen
+            else:
+                self._digest.update(memoryview(data)[self.size - self._position :])
+            self.size = end
+        self._position = end
         return data
 
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if not self._seekable or whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("only an absolute seek on a seekable source")
+        self._stream.seek(self._start + offset)
+        self._position = offset
+        return offset
+
+    def sha256(self) -> str | None:
+        return None if self._gap else self._digest.hexdigest()
 
 
 def state_home() -> Path:
@@ -584,7 +624,8 @@ def sync(
     if policy is None:
         raise ConfigurationError("conflict must be fail, newer or keep-both")
     pair = (
-        f"{source.adapter!r}|{normalize_prefix(source_prefix)}|{destination.adapter!r}|{normalize_prefix(dest_prefix)}"
+        f"{source.store_identity}|{normalize_prefix(source_prefix)}|"
+        f"{destination.store_identity}|{normalize_prefix(dest_prefix)}"
     )
     path = state_path or state_home() / f"{hashlib.sha256(pair.encode()).hexdigest()[:24]}.sqlite"
     state = SyncState(path)
