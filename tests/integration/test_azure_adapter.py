@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import threading
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from azure.core.exceptions import ServiceResponseError
 from azure.storage.blob import BlobClient
 
 from objstore import (
@@ -84,6 +86,32 @@ def test_blocks_are_staged_in_parallel_and_the_sha256_of_a_pipe_is_kept(
     assert 1 < most <= 4
     assert store.head_object("blocks", "big.bin").checksum_sha256 == hashlib.sha256(content).hexdigest()
     assert store.get_object("blocks", "big.bin") == content
+
+
+def test_a_block_that_fails_is_staged_again_alone(
+    azurite: str, azure_container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Block 3's connection drops twice (past the SDK's own retries): only block 3 is sent again."""
+    store = ObjectStorageService(azure_adapter(azurite, azure_container, part_attempts=3))
+    real = BlobClient.stage_block
+    sends: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def flaky(self: BlobClient, block_id: str, *args: Any, **kwargs: Any) -> Any:
+        number = base64.b64decode(block_id).decode().rsplit("-", 1)[1].lstrip("0")
+        with lock:
+            sends[number] = sends.get(number, 0) + 1
+            failing = number == "3" and sends[number] <= 2
+        if failing:
+            raise ServiceResponseError("the connection dropped while block 3 was sent")
+        return real(self, block_id, *args, **kwargs)
+
+    monkeypatch.setattr(BlobClient, "stage_block", flaky)
+    content = random.Random(7).randbytes(18 * MiB)
+    info = store.put_object_stream("blocks", "resumed.bin", ShortReadStream(content, most=1_000_000))
+    assert info.size == len(content)
+    assert sends == {"1": 1, "2": 1, "3": 3, "4": 1, "5": 1}
+    assert store.get_object("blocks", "resumed.bin") == content
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -124,6 +125,30 @@ def test_resumable_upload_of_a_seekable_source_keeps_its_sha256(store: ObjectSto
     store.put_object_stream("r", "pipe.bin", ShortReadStream(content, most=65536))
     assert store.head_object("r", "pipe.bin").size == len(content)
     assert store.get_object("r", "pipe.bin") == content
+
+
+def test_a_resumable_chunk_that_fails_is_sent_again_alone(
+    adapter: GCSAdapter, store: ObjectStorageService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third chunk's connection drops: the SDK sends that chunk again (still in memory), not the upload."""
+    session = adapter._bucket.client._http
+    real = session.request
+    sends: dict[str, int] = {}
+
+    def flaky(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        span = (kwargs.get("headers") or {}).get("content-range", "")
+        if method == "PUT" and span.startswith("bytes "):
+            first = span.split()[1].split("-")[0]
+            sends[first] = sends.get(first, 0) + 1
+            if first == str(8 * MiB) and sends[first] == 1:
+                raise requests.ConnectionError("the connection dropped while chunk 3 was sent")
+        return real(method, url, *args, **kwargs)
+
+    monkeypatch.setattr(session, "request", flaky)
+    content = random.Random(3).randbytes(14 * MiB)
+    store.put_object_stream("", "resumed.bin", ShortReadStream(content, most=1_000_000))
+    assert sends == {"0": 1, str(4 * MiB): 1, str(8 * MiB): 2, str(12 * MiB): 1}
+    assert store.get_object("", "resumed.bin") == content
 
 
 def test_create_only_resumable_upload_is_refused_before_uploading(store: ObjectStorageService) -> None:

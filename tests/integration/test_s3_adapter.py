@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ConnectionClosedError
 
 from objstore import (
     AuthenticationError,
@@ -76,6 +77,31 @@ def test_parts_go_up_in_parallel_within_the_concurrency_limit(store: ObjectStora
     assert info.size == 40 * MiB + 7
     assert 1 < most <= adapter.config.max_concurrency
     digest = hashlib.sha256(store.get_object("mp", "parallel.bin")).hexdigest()
+    assert digest == source.sha256.hexdigest()
+
+
+def test_a_part_that_fails_is_sent_again_alone(s3_server: Any, s3_bucket: str) -> None:
+    """Part 3 fails more often than the SDK retries a request: the upload resumes at part 3, not from the start."""
+    adapter = s3_adapter(s3_server, s3_bucket, max_attempts=2, part_attempts=3)
+    store = ObjectStorageService(adapter)
+    sends: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def before_send(request: Any, **_: Any) -> None:
+        url = str(request.url)
+        part = url.split("partNumber=")[1].split("&")[0] if "partNumber=" in url else "create/complete"
+        with lock:
+            sends[part] = sends.get(part, 0) + 1
+            failing = part == "3" and sends[part] <= 3
+        if failing:
+            raise ConnectionClosedError(endpoint_url=url)  # the connection dropped while part 3 was sent
+
+    adapter._client.meta.events.register("before-send.s3.UploadPart", before_send)
+    source = PatternStream(22 * MiB, seed=5)
+    info = store.put_object_stream("mp", "resumed.bin", source)
+    assert info.size == 22 * MiB
+    assert sends == {"1": 1, "2": 1, "3": 4, "4": 1, "5": 1}  # 2 SDK tries, 2 SDK tries more: the 4th lands
+    digest = hashlib.sha256(store.get_object("mp", "resumed.bin")).hexdigest()
     assert digest == source.sha256.hexdigest()
 
 

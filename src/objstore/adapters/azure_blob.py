@@ -104,6 +104,8 @@ class AzureBlobConfig:
         create_container: Create the container if it does not exist.
         copy_timeout: Seconds to wait for a server-side copy to finish.
         max_attempts: Attempts per request by the SDK (throttling, transient errors, dropped connections).
+        part_attempts: Tries of one block of a large upload, each with the SDK's attempts: a block that still
+            fails is staged again alone, so the upload resumes at that block instead of starting over.
         connection_timeout: Seconds to wait for a connection.
     """
 
@@ -125,6 +127,7 @@ class AzureBlobConfig:
     create_container: bool = False
     copy_timeout: float = 600.0
     max_attempts: int = 3
+    part_attempts: int = 4
     connection_timeout: float = 10.0
 
     def __post_init__(self) -> None:
@@ -136,6 +139,8 @@ class AzureBlobConfig:
             raise ConfigurationError(
                 "block_size, block_threshold, max_concurrency and download_chunk_size must be positive"
             )
+        if min(self.max_attempts, self.part_attempts) < 1:
+            raise ConfigurationError("max_attempts and part_attempts must be positive")
 
 
 _CODE_TABLE: dict[str, type[ObjectStorageError]] = {
@@ -482,6 +487,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             max_parts=MAX_BLOCKS,
             hash_content=self.config.store_sha256,
             as_bytes=True,  # the SDK checks each block's MD5 only on bytes
+            attempts=self.config.part_attempts,
         )
         user = dict(metadata or {})
         if sent.sha256:

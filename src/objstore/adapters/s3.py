@@ -109,6 +109,8 @@ class S3Config:
         connect_timeout: Seconds.
         read_timeout: Seconds.
         max_attempts: Attempts per request by the SDK (throttling and transient errors).
+        part_attempts: Tries of one part of a multipart upload, each with the SDK's attempts: a part that still
+            fails is sent again alone, so the upload resumes at that part instead of starting over.
         max_pool_connections: HTTP connections kept open.
     """
 
@@ -137,6 +139,7 @@ class S3Config:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_attempts: int = 3
+    part_attempts: int = 4
     max_pool_connections: int = 32
 
     def __post_init__(self) -> None:
@@ -144,8 +147,10 @@ class S3Config:
             raise ConfigurationError("the S3 store needs a bucket (s3://BUCKET/prefix)")
         if self.multipart_chunksize < MIN_PART:
             raise ConfigurationError(f"multipart_chunksize must be at least 5 MiB, not {self.multipart_chunksize}")
-        if self.multipart_threshold < 1 or self.max_concurrency < 1 or self.max_attempts < 1:
-            raise ConfigurationError("multipart_threshold, max_concurrency and max_attempts must be positive")
+        if self.multipart_threshold < 1 or self.max_concurrency < 1 or min(self.max_attempts, self.part_attempts) < 1:
+            raise ConfigurationError(
+                "multipart_threshold, max_concurrency, max_attempts and part_attempts must be positive"
+            )
         if self.addressing_style not in ("auto", "path", "virtual"):
             raise ConfigurationError("addressing_style must be auto, path or virtual")
         if self.checksums not in (None, "when_required", "when_supported"):
@@ -740,6 +745,7 @@ class S3Adapter(IObjectStorageAdapter):
             send=send,
             key=relative,
             max_parts=MAX_PARTS,
+            attempts=self.config.part_attempts,
         )
         return sent.results, sent.size
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
+from objstore.domain.backoff import backoff_delay
 from objstore.domain.errors import ConfigurationError, IntegrityError, ObjectStorageError, TransientError
 
 __all__ = [
@@ -311,6 +313,8 @@ def upload_in_parts(
     max_parts: int = 10_000,
     hash_content: bool = False,
     as_bytes: bool = False,
+    attempts: int = 1,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> UploadedParts[T]:
     """Send a stream as numbered parts (from 1), ``concurrency`` at a time, in bounded memory.
 
@@ -319,6 +323,8 @@ def upload_in_parts(
     ``max_parts // 10`` parts, so a stream of unknown length still fits in ``max_parts``. On the first failure no
     new part is started and the failure is raised once the parts in flight end; the caller aborts the upload.
     ``as_bytes`` hands parts over as ``bytes`` (converted here, one part at a time) for SDKs that need them.
+    A part whose send fails with a retryable error is sent again, alone, up to ``attempts`` tries in all (its
+    bytes are still in memory), with full-jitter backoff: the upload resumes at the failed part.
     """
     slots = threading.BoundedSemaphore(concurrency)
     failed = threading.Event()
@@ -327,9 +333,17 @@ def upload_in_parts(
 
     def run(number: int, data: bytes | bytearray) -> T:
         try:
-            if failed.is_set():
-                raise TransientError("the upload was abandoned after another part failed", key=key)
-            return send(number, data)
+            tried = 0
+            while True:
+                if failed.is_set():
+                    raise TransientError("the upload was abandoned after another part failed", key=key)
+                tried += 1
+                try:
+                    return send(number, data)
+                except ObjectStorageError as exc:
+                    if not exc.retryable or tried >= attempts:
+                        raise
+                    sleep(backoff_delay(tried, exc))
         except BaseException:
             failed.set()
             raise

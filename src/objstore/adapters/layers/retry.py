@@ -14,6 +14,7 @@ from typing import IO, Any, BinaryIO, TypeVar
 
 import tenacity
 
+from objstore.domain.backoff import backoff_delay
 from objstore.domain.errors import (
     ObjectAlreadyExists,
     ObjectNotFound,
@@ -103,11 +104,10 @@ class RetryingAdapter(LayerAdapter):
         return {"retries": self.stats.retries, "retries_exhausted": self.stats.gave_up}
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        policy = self.policy
-        backoff = self._random.uniform(0, min(policy.max_wait, policy.base * 2 ** (state.attempt_number - 1)))
         error = state.outcome.exception() if state.outcome is not None else None
-        retry_after = getattr(error, "retry_after", None) or 0.0
-        return max(backoff, min(float(retry_after), policy.max_wait))
+        return backoff_delay(
+            state.attempt_number, error, base=self.policy.base, max_wait=self.policy.max_wait, rng=self._random
+        )
 
     def _run(self, operation: Callable[[], T], *, when: Callable[[BaseException], bool] = _retryable) -> T:
         policy = self.policy
@@ -174,7 +174,8 @@ class RetryingAdapter(LayerAdapter):
                 if not exc.retryable or attempt >= self.policy.attempts:
                     raise
                 self.stats.add("retries")
-                self._sleep(self._random.uniform(0, min(self.policy.max_wait, self.policy.base * 2**attempt)))
+                policy = self.policy
+                self._sleep(backoff_delay(attempt, exc, base=policy.base, max_wait=policy.max_wait, rng=self._random))
 
     # --- writes ---------------------------------------------------------------------------------------------
 
