@@ -138,7 +138,7 @@ class FaultInjectingAdapter(LayerAdapter):
         return f"FaultInjectingAdapter({self.inner!r})"
 
     def counters(self) -> dict[str, int]:
-        return {"faults_injected": self.stats.injected}
+        return {"operations": self.stats.calls, "faults_injected": self.stats.injected}
 
     def _draw(self) -> float:
         with self._lock:

@@ -47,7 +47,7 @@ class Side(Protocol):
     ) -> str: ...
     def delete_many(self, keys: list[str]) -> dict[str, str]: ...
     def sha256(self, key: str) -> str | None: ...
-    def retries(self) -> int: ...
+    def counters(self) -> dict[str, int]: ...
 
 
 class LocalSide:
@@ -82,8 +82,8 @@ class LocalSide:
     def sha256(self, key: str) -> str | None:
         return self.folder.sha256(key)
 
-    def retries(self) -> int:
-        return 0
+    def counters(self) -> dict[str, int]:
+        return {}
 
 
 class StoreSide:
@@ -93,9 +93,9 @@ class StoreSide:
         self.filters = filters
         self.label = service.store_identity + (f" /{self.prefix}" if self.prefix else "")
 
-    def retries(self) -> int:
-        """Retries the store's retry layer has made so far (every caller of the store counted)."""
-        return layer_counters(self.service.adapter).get("retries", 0)
+    def counters(self) -> dict[str, int]:
+        """What the store's layers counted so far (retries, faults injected), every caller of the store included."""
+        return layer_counters(self.service.adapter)
 
     def entries(self) -> Iterator[Entry]:
         cut = len(self.prefix) + 1 if self.prefix else 0
@@ -172,6 +172,7 @@ class SyncReport:
     deletes_refused: str | None = None
     plan: list[Action] = field(default_factory=list)
     retries: int = 0
+    layers: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -191,7 +192,10 @@ class SyncReport:
         parts = parts or ["nothing to do"]
         lines = [f"{self.source} -> {self.destination}: " + ", ".join(parts) + (f" ({verb.strip()})" if verb else "")]
         if not self.dry_run:
-            lines.append(f"{self.bytes_transferred:,} bytes in {self.seconds:.1f}s, {self.retries} retries")
+            line = f"{self.bytes_transferred:,} bytes in {self.seconds:.1f}s, {self.retries} retries"
+            if self.layers.get("faults_injected"):
+                line += f", {self.layers['faults_injected']} faults injected"
+            lines.append(line)
         for key, reason in sorted(self.conflicts.items()):
             lines.append(f"conflict: {key}: {reason}")
         for key, reason in sorted(self.failures.items()):
@@ -210,6 +214,7 @@ class SyncReport:
             "counts": self.counts,
             "bytes": self.bytes_transferred,
             "retries": self.retries,
+            "layers": dict(self.layers),
             "seconds": round(self.seconds, 3),
             "failures": self.failures,
             "conflicts": self.conflicts,
@@ -273,7 +278,7 @@ def run_sync(
             is then listed unfiltered).
     """
     started = time.monotonic()
-    retries_before = source.retries() + dest.retries()
+    counters_before = _sum_counters(source, dest)
     report = SyncReport(source.label, dest.label, dry_run=options.dry_run)
     progress_lock = threading.Lock()
 
@@ -420,8 +425,18 @@ def run_sync(
         refusal = _refuse_deletes(report, None, source_entries.count, dest_entries.count, wanted, options)
         report.deletes_refused = refusal
     report.seconds = time.monotonic() - started
-    report.retries = source.retries() + dest.retries() - retries_before
+    counters = _sum_counters(source, dest)
+    report.layers = {name: value - counters_before.get(name, 0) for name, value in counters.items()}
+    report.retries = report.layers.get("retries", 0)
     return report
+
+
+def _sum_counters(*sides: Side) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for side in sides:
+        for name, value in side.counters().items():
+            totals[name] = totals.get(name, 0) + value
+    return totals
 
 
 def _unblock(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -10,7 +11,21 @@ from pathlib import Path
 
 from objstore.domain.sync.planner import Prior
 
-__all__ = ["SyncState"]
+__all__ = ["SyncState", "SyncStateError"]
+
+
+class SyncStateError(OSError):
+    """The sync state could not be read or written (a full disk, a read-only folder, a damaged file)."""
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, nearest first."""
+    missing = []
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 class SyncState:
@@ -22,34 +37,63 @@ class SyncState:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._pending = 0
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, source_token TEXT NOT NULL, "
-                "dest_token TEXT NOT NULL, sha256 TEXT)"
-            )
-            self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
-            self._db.execute("BEGIN")
+        created = [] if self.path == ":memory:" else _missing_parents(Path(self.path))
+        try:
+            with self._sql():
+                for folder in reversed(created):
+                    folder.mkdir()
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, source_token TEXT NOT NULL, "
+                    "dest_token TEXT NOT NULL, sha256 TEXT)"
+                )
+                self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+                self._db.execute("BEGIN")
+        except SyncStateError:
+            # A state that could not even be set up leaves nothing behind (a full disk stays as it was).
+            if hasattr(self, "_db"):
+                self._db.close()
+            if created:
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.path + suffix)
+                for folder in created:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+            raise
+
+    @contextlib.contextmanager
+    def _sql(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise SyncStateError(
+                f"the sync state {self.path!r} could not be written or read ({exc}): "
+                "free some space or make the folder writable, then run again"
+            ) from None
+        except OSError as exc:
+            raise SyncStateError(
+                f"the sync state {self.path!r} could not be created ({exc.strerror or exc}): "
+                "free some space or make the folder writable, then run again"
+            ) from None
 
     def has_synced(self) -> bool:
         """Whether a sync of this pair ever completed (even one of an empty tree, which leaves no entries)."""
-        with self._lock:
+        with self._lock, self._sql():
             return self._db.execute("SELECT 1 FROM meta WHERE name = 'synced'").fetchone() is not None
 
     def mark_synced(self) -> None:
-        with self._lock:
+        with self._lock, self._sql():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('synced', datetime('now'))")
 
     def __iter__(self) -> Iterator[Prior]:
         """Every record in ascending key order (by code point, as listings are), in pages."""
         last = None
         while True:
-            with self._lock:
+            with self._lock, self._sql():
                 if last is None:
                     rows = self._db.execute("SELECT * FROM entries ORDER BY key LIMIT 1000").fetchall()
                 else:
@@ -63,19 +107,19 @@ class SyncState:
             last = rows[-1][0]
 
     def get(self, key: str) -> Prior | None:
-        with self._lock:
+        with self._lock, self._sql():
             row = self._db.execute("SELECT * FROM entries WHERE key = ?", (key,)).fetchone()
         return Prior(*row) if row else None
 
     def record(self, key: str, source_token: str, dest_token: str, sha256: str | None) -> None:
-        with self._lock:
+        with self._lock, self._sql():
             self._db.execute(
                 "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", (key, source_token, dest_token, sha256)
             )
             self._tick()
 
     def forget(self, key: str) -> None:
-        with self._lock:
+        with self._lock, self._sql():
             self._db.execute("DELETE FROM entries WHERE key = ?", (key,))
             self._tick()
 
@@ -88,6 +132,6 @@ class SyncState:
             self._pending = 0
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._sql():
             self._db.execute("COMMIT")
             self._db.close()
