@@ -126,4 +126,29 @@ def test_a_local_edit_made_during_a_pull_is_not_overwritten(tmp_path: Path) -> N
     with pytest.raises(FileExistsError, match="changed locally"):
         folder.write("notes.txt", io.BytesIO(b"remote"), None, expect=listed)
     assert (tmp_path / "notes.txt").read_text() == "edited during the pull!"
-    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # no temporary file left
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".objstore"] == ["notes.txt"]
+    assert list((tmp_path / ".objstore" / "tmp").iterdir()) == []  # no temporary file left
+
+
+def test_downloads_are_written_out_of_sight_and_a_killed_writers_leftovers_are_removed(tmp_path: Path) -> None:
+    import io
+
+    from objstore.domain.sync.local import TEMPORARY, LocalFolder
+
+    (tmp_path / "sub").mkdir()
+    gone_pid = 2**22 + 7  # above the kernel's pid limit: certainly not running
+    abandoned = [
+        tmp_path / "sub" / f"{TEMPORARY}{gone_pid}-abc",
+        tmp_path / ".objstore" / "tmp" / f"{TEMPORARY}{gone_pid}-d",
+    ]
+    abandoned[1].parent.mkdir(parents=True)
+    for path in abandoned:
+        path.write_bytes(b"half a file")
+    live = tmp_path / "sub" / f"{TEMPORARY}{os.getpid()}-mine"
+    live.write_bytes(b"being written by a running process")
+    folder = LocalFolder(tmp_path)
+    assert [entry.key for entry in folder.entries()] == []  # temporary files are never entries
+    folder.write("sub/new.txt", io.BytesIO(b"whole"), None)
+    assert (tmp_path / "sub" / "new.txt").read_bytes() == b"whole"
+    assert not any(path.exists() for path in abandoned)
+    assert live.exists()  # its writer is still running

@@ -12,7 +12,7 @@ from typing import IO, Any, BinaryIO
 
 from objstore.domain.errors import ConfigurationError, CredentialsExpired, ObjectStorageError, Throttled, TransientError
 from objstore.domain.models import DeleteResult, ObjectInfo
-from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter
+from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter, stream_etag, tag_stream
 
 __all__ = ["FaultInjectingAdapter", "FaultSpec", "FaultStats"]
 
@@ -187,7 +187,8 @@ class FaultInjectingAdapter(LayerAdapter):
         self._maybe_fail(key)
         with self.inner.get_object_stream(prefix, key, start, end) as stream:
             if self._cut_now():
-                yield _CutStream(stream, self.spec.cut_after, key)  # type: ignore[misc]
+                # The cut stream reads the same version: it keeps the store's tag (see tag_stream).
+                yield tag_stream(_CutStream(stream, self.spec.cut_after, key), stream_etag(stream))  # type: ignore[misc]
             else:
                 yield stream
 

@@ -307,6 +307,8 @@ class RetryingAdapter(LayerAdapter):
                 self._streams_tagged = True
                 if pinned is not None and pinned != etag:
                     raise TransientError("the object was replaced as the read began", key=key)
+            elif resumable and pinned is None:  # a store that tags its streams gave an untagged one
+                pinned = self.inner.head_object(prefix, key).etag
             stack.enter_context(attempt.pop_all())
         return stream, (etag or pinned) if resumable else None
 

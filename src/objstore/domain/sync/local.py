@@ -22,6 +22,25 @@ RESERVED = ".objstore"  # objstore's own folder (sync state): never synced
 TEMPORARY = ".objstore-tmp-"  # downloads in progress: never synced
 
 
+def _remove_if_abandoned(path: str) -> None:
+    """Remove a temporary file (``.objstore-tmp-PID-...``) whose writing process no longer runs."""
+    try:
+        pid = int(os.path.basename(path)[len(TEMPORARY) :].split("-", 1)[0])
+    except ValueError:
+        return
+    if pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+        return  # still running (or another user's process): leave it
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
 def local_token(st: os.stat_result) -> str:
     """What changes whenever a file's content may have: size, mtime and ctime in nanoseconds, inode.
 
@@ -84,6 +103,7 @@ class LocalFolder:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        self._tmp_dev: int | None = None
 
     @property
     def reserved(self) -> Path:
@@ -101,7 +121,10 @@ class LocalFolder:
         try:
             with os.scandir(folder) as scan:
                 for item in scan:
-                    if (not prefix and item.name == RESERVED) or item.name.startswith(TEMPORARY):
+                    if item.name.startswith(TEMPORARY):
+                        _remove_if_abandoned(item.path)  # left by a killed writer
+                        continue
+                    if not prefix and item.name == RESERVED:
                         continue
                     key = prefix + item.name
                     try:
@@ -162,9 +185,7 @@ class LocalFolder:
         """
         target = self.path_of(key)
         self._make_parents(target)
-        # Beside the target, so the rename never crosses filesystems (a linked folder may be on another one);
-        # named so the walk skips it, and removed on any failure.
-        tmp = target.parent / f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex}"
+        tmp = self._temporary_for(target)
         digest = hashlib.sha256()
         try:
             with open(tmp, "xb") as handle:
@@ -186,6 +207,22 @@ class LocalFolder:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         return local_token(os.stat(target))
+
+    def _temporary_for(self, target: Path) -> Path:
+        """Where a download is written before its rename: in ``.objstore/tmp`` (never seen among the folder's
+        files), unless the target's folder is on another filesystem (a linked folder), where it goes beside the
+        target so the rename stays atomic. Either way its name marks it as objstore's, and a temporary file
+        whose writer was killed is removed by the next run."""
+        name = f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex}"
+        if self._tmp_dev is None:
+            tmp_dir = self.reserved / "tmp"
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            for stale in tmp_dir.iterdir():
+                _remove_if_abandoned(str(stale))
+            self._tmp_dev = os.stat(tmp_dir).st_dev
+        if os.stat(target.parent).st_dev == self._tmp_dev:
+            return self.reserved / "tmp" / name
+        return target.parent / name
 
     def _make_parents(self, target: Path) -> None:
         """Create the parent folders; a file standing where a folder must go is replaced (it was synced away)."""
