@@ -5,7 +5,7 @@ The store comes from ``--store`` (or the command's argument), else ``OBJSTORE_UR
 (``~/.local/share/objstore/store``). Credentials come only from the environment, files and the SDKs' chains:
 never from the command line (a URL with a secret in it is refused).
 
-Exit codes: 0 done; 1 some operations failed (or conflicts were left); 2 usage or configuration error.
+Exit codes: 0 done; 1 some operations failed (or conflicts were left); 2 usage, configuration or credentials error.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ from typing import Any
 
 import click
 
-from objstore.domain.errors import ConfigurationError, InvalidKey, InvalidMetadata, NotSupported, ObjectStorageError
+from objstore.domain.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidKey,
+    InvalidMetadata,
+    NotSupported,
+    ObjectStorageError,
+)
 from objstore.domain.service import ObjectStorageService
 from objstore.domain.sync.engine import SyncReport
 from objstore.factory import ObjectStorageFactory
@@ -62,8 +69,8 @@ def handled(json_output: bool = False) -> Iterator[None]:
     """One-line errors and meaningful exit codes for every command."""
     try:
         yield
-    except (ConfigurationError, InvalidKey, InvalidMetadata, NotSupported, ValueError) as exc:
-        _fail(exc, EXIT_USAGE, json_output)
+    except (AuthenticationError, ConfigurationError, InvalidKey, InvalidMetadata, NotSupported, ValueError) as exc:
+        _fail(exc, EXIT_USAGE, json_output)  # to be fixed by whoever runs the command: settings, credentials
     except ObjectStorageError as exc:
         _fail(exc, EXIT_FAILED, json_output)
     except OSError as exc:
@@ -171,7 +178,30 @@ def sync_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group, with usage errors on one line (``objstore: error: ...``) and exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            sys.exit(EXIT_OK)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"objstore: error: {exc.format_message()}{where}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            click.echo(f"objstore: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("objstore: interrupted", err=True)
+            sys.exit(EXIT_FAILED)
+        sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="objstore")
 @click.option(
     "--retries",

@@ -312,8 +312,11 @@ def _build_config(spec: ProviderSpec, options: Mapping[str, Any], from_url: Mapp
 LAYER_OPTIONS = frozenset({"retry", "retry_attempts", "retry_deadline", "faults", "log_operations", "concurrency"})
 
 
-def _stack_layers(adapter: IObjectStorageAdapter, layers: Mapping[str, Any], *, remote: bool) -> IObjectStorageAdapter:
-    """Wrap a store in its layers, from the inside out: concurrency limit, faults, retry, logging.
+def _stack_layers(
+    layers: Mapping[str, Any], *, remote: bool
+) -> Callable[[IObjectStorageAdapter], IObjectStorageAdapter]:
+    """Check the layer options, and return what wraps a store in them (from the inside out: concurrency limit,
+    faults, retry, logging). Checked before the store is built, so a bad option changes nothing.
 
     Options (on ``from_url`` and every constructor, or in a URL's query): ``retry`` (bool; on by default for
     stores across a network), ``retry_attempts``, ``retry_deadline`` (seconds), ``faults`` (a ``FaultSpec`` or its
@@ -328,18 +331,18 @@ def _stack_layers(adapter: IObjectStorageAdapter, layers: Mapping[str, Any], *, 
     def flag(name: str, default: bool = False) -> bool:
         return bool(_coerce(name, layers.get(name, default), bool))
 
+    wrappers: list[Callable[[IObjectStorageAdapter], IObjectStorageAdapter]] = []
     if layers.get("concurrency") is not None:
         limit = int(_coerce("concurrency", layers["concurrency"], int))
         if limit < 1:
             raise ConfigurationError("concurrency must be at least 1")
-        adapter = ConcurrencyLimitedAdapter(adapter, limit)
+        wrappers.append(lambda adapter: ConcurrencyLimitedAdapter(adapter, limit))
     faults = layers.get("faults")
     if faults is not None and faults != "":
-        if isinstance(faults, str):
-            faults = FaultSpec.parse(faults)
-        if not isinstance(faults, FaultSpec):
+        spec = FaultSpec.parse(faults) if isinstance(faults, str) else faults
+        if not isinstance(spec, FaultSpec):
             raise ConfigurationError("faults takes a FaultSpec or its text form (transient=0.1,throttle=0.02,...)")
-        adapter = FaultInjectingAdapter(adapter, faults)
+        wrappers.append(lambda adapter: FaultInjectingAdapter(adapter, spec))
     tuned = "retry_attempts" in layers or "retry_deadline" in layers
     if flag("retry", default=remote or tuned):
         try:
@@ -354,10 +357,16 @@ def _stack_layers(adapter: IObjectStorageAdapter, layers: Mapping[str, Any], *, 
         )
         if policy.attempts < 1 or policy.deadline <= 0:
             raise ConfigurationError("retry_attempts must be at least 1 and retry_deadline above 0")
-        adapter = RetryingAdapter(adapter, policy)
+        wrappers.append(lambda adapter: RetryingAdapter(adapter, policy))
     if flag("log_operations"):
-        adapter = LoggingAdapter(adapter)
-    return adapter
+        wrappers.append(LoggingAdapter)
+
+    def wrap(adapter: IObjectStorageAdapter) -> IObjectStorageAdapter:
+        for wrapper in wrappers:
+            adapter = wrapper(adapter)
+        return adapter
+
+    return wrap
 
 
 class ObjectStorageFactory:
@@ -387,6 +396,7 @@ class ObjectStorageFactory:
         layers = {name: options.pop(name) for name in list(options) if name in LAYER_OPTIONS}
         layers.update({name: query.pop(name) for name in list(query) if name in LAYER_OPTIONS})
         config = _build_config(spec, options, {**spec.parse_url(parts), **query})
+        wrap = _stack_layers(layers, remote=spec.remote)
         construct = _load(spec, spec.build or spec.adapter)
         try:
             adapter: IObjectStorageAdapter = construct(config)
@@ -395,7 +405,7 @@ class ObjectStorageFactory:
                 f"the {spec.scheme}:// store needs the optional dependency {exc.name!r}: "
                 f"pip install 'objstore[{spec.extra}]'"
             ) from exc
-        return _stack_layers(adapter, layers, remote=spec.remote)
+        return wrap(adapter)
 
     @staticmethod
     def from_url(url: str, **options: Any) -> ObjectStorageService:

@@ -288,6 +288,9 @@ class ObjectStorageService(IObjectStorageDomain):
                 copy_label="download",
                 excluded=excluded,
             )
+        except BaseException:
+            state.discard_if_unused()  # a sync that could not start leaves no trace
+            raise
         finally:
             state.close()
 

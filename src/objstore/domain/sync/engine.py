@@ -156,6 +156,13 @@ class SyncOptions:
     max_delete: str = "50%"
     force: bool = False
 
+    def __post_init__(self) -> None:
+        # Checked before anything runs: a typo must not surface only when deletes come due.
+        if _limit(self.max_delete, 100) < 0:
+            raise ConfigurationError(f"--max-delete cannot be negative, not {self.max_delete!r}")
+        if self.jobs < 1:
+            raise ConfigurationError(f"--jobs must be at least 1, not {self.jobs}")
+
 
 @dataclass
 class SyncReport:
@@ -393,6 +400,10 @@ def run_sync(
             notify("planned", "", 0)
         except (ObjectStorageError, OSError, ValueError) as exc:
             listing_error = exc
+    if listing_error is not None and not report.counts and not report.failures:
+        # Nothing could even be listed (credentials, a missing bucket, a dead server) and nothing was done: the
+        # error itself is the answer, not a report of a sync that never began.
+        raise listing_error
     unreadable: set[str] = set()
     for side, kind in ((source, ActionKind.DELETE), (dest, ActionKind.DELETE_SOURCE)):
         if isinstance(side, LocalSide):

@@ -40,6 +40,10 @@ class SyncState:
         self._lock = threading.Lock()
         self._pending = 0
         created = [] if self.path == ":memory:" else _missing_parents(Path(self.path))
+        self._fresh = self.path != ":memory:" and not os.path.exists(self.path)
+        self._created = created
+        self._closed = False
+        self._used = False
         try:
             with self._sql():
                 for folder in reversed(created):
@@ -56,13 +60,7 @@ class SyncState:
             # A state that could not even be set up leaves nothing behind (a full disk stays as it was).
             if hasattr(self, "_db"):
                 self._db.close()
-            if created:
-                for suffix in ("", "-wal", "-shm", "-journal"):
-                    with contextlib.suppress(OSError):
-                        os.unlink(self.path + suffix)
-                for folder in created:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+            self._remove_files()
             raise
 
     @contextlib.contextmanager
@@ -80,6 +78,25 @@ class SyncState:
                 "free some space or make the folder writable, then run again"
             ) from None
 
+    def _remove_files(self) -> None:
+        if self._fresh:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path + suffix)
+        for folder in self._created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+    def discard_if_unused(self) -> None:
+        """Close, and remove the state if this run created it and recorded nothing (a sync that never started
+        leaves the folder as it was)."""
+        if self._closed or not self._fresh or self._used:
+            return
+        with self._lock:
+            self._db.close()
+            self._closed = True
+        self._remove_files()
+
     def has_synced(self) -> bool:
         """Whether a sync of this pair ever completed (even one of an empty tree, which leaves no entries)."""
         with self._lock, self._sql():
@@ -87,6 +104,7 @@ class SyncState:
 
     def mark_synced(self) -> None:
         with self._lock, self._sql():
+            self._used = True
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('synced', datetime('now'))")
 
     def __iter__(self) -> Iterator[Prior]:
@@ -113,6 +131,7 @@ class SyncState:
 
     def record(self, key: str, source_token: str, dest_token: str, sha256: str | None) -> None:
         with self._lock, self._sql():
+            self._used = True
             self._db.execute(
                 "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", (key, source_token, dest_token, sha256)
             )
@@ -132,6 +151,9 @@ class SyncState:
             self._pending = 0
 
     def close(self) -> None:
+        if self._closed:
+            return
         with self._lock, self._sql():
+            self._closed = True
             self._db.execute("COMMIT")
             self._db.close()
