@@ -545,12 +545,16 @@ class AltastataAdapter(IObjectStorageAdapter):
             raise ObjectNotFound("no such object", key=relative)
         first, stop = resolve_range(start, end, size)
         chunks = self._client.read(path, first, self.config.chunk_size) if stop > first else iter(())
-        limited = LimitedReader(ChunkIteratorReader(chunks), stop - first)  # type: ignore[arg-type]
+        # The gateway's stream reads one version whole, but the size above may be another's (a write may land in
+        # between): an open-ended read goes to the end of the version it opened, never cut at another's length.
+        open_ended = end is None and (start is None or start >= 0) and stop > first
+        body: Any = ChunkIteratorReader(chunks)
+        limited = body if open_ended else LimitedReader(body, stop - first)
         verifying = VerifyingReader(
             lambda n: bytes(limited.read(n) or b""),
             limited.close,
             key=relative,
-            length=stop - first,
+            length=None if open_ended else stop - first,
             sha256=None,
             translate=lambda exc: (
                 exc if isinstance(exc, ObjectStorageError) else TransientError(str(exc), key=relative)

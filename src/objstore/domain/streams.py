@@ -235,8 +235,8 @@ def prehash_sha256(stream: Any, first: bytes | bytearray) -> str:
 class VerifyingReader(io.RawIOBase):
     """A provider's response body as a raw stream that checks what it delivered.
 
-    At the end of the body it checks the length (a shorter body is a cut-off transfer: ``TransientError``) and,
-    when a SHA-256 is expected, the content (``IntegrityError``). Errors raised while reading are translated by
+    At the end of the body it checks the length, when known (a shorter body is a cut-off transfer:
+    ``TransientError``) and, when a SHA-256 is expected, the content (``IntegrityError``). Errors raised while reading are translated by
     ``translate``, so a dropped connection surfaces as a retryable ``TransientError``.
     """
 
@@ -246,7 +246,7 @@ class VerifyingReader(io.RawIOBase):
         close: Callable[[], None],
         *,
         key: str,
-        length: int,
+        length: int | None,
         sha256: str | None,
         translate: Callable[[Exception], ObjectStorageError],
     ) -> None:
@@ -280,7 +280,7 @@ class VerifyingReader(io.RawIOBase):
         return n
 
     def _finish(self) -> None:
-        if self._delivered != self._length:
+        if self._length is not None and self._delivered != self._length:
             raise TransientError(
                 f"the transfer was cut off after {self._delivered} of {self._length} bytes", key=self._key
             )
