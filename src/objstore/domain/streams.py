@@ -236,8 +236,8 @@ class VerifyingReader(io.RawIOBase):
     """A provider's response body as a raw stream that checks what it delivered.
 
     At the end of the body it checks the length, when known (a shorter body is a cut-off transfer:
-    ``TransientError``) and, when a SHA-256 is expected, the content (``IntegrityError``). Errors raised while reading are translated by
-    ``translate``, so a dropped connection surfaces as a retryable ``TransientError``.
+    ``TransientError``) and, when a SHA-256 is expected, the content (``IntegrityError``). Errors raised while
+    reading are translated by ``translate``, so a dropped connection surfaces as a retryable ``TransientError``.
     """
 
     def __init__(
