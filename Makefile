@@ -10,13 +10,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LINTED := $(wildcard src tests bench examples)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: storage-push storage-pull bench help demo test lint typecheck unit conformance integration e2e venv clean
+.PHONY: storage-push storage-pull bench help demo test lint typecheck unit conformance integration e2e reliability venv clean
 
 help:
 	@echo "make demo   - a round trip on the embedded default store (a local folder), end to end"
 	@echo "make test   - lint, format check, type check and the whole test suite"
 	@echo "make storage-push / storage-pull - mirror ./storage with the configured store (STORE=url to choose)"
-	@echo "make unit | conformance | integration | e2e - one layer of the test suite"
+	@echo "make unit | conformance | integration | e2e | reliability - one layer of the test suite"
 	@echo "make bench  - benchmarks (a 1 GiB object through the S3 adapter, with peak RSS)"
 
 $(STAMP): pyproject.toml
@@ -73,6 +73,9 @@ integration: $(STAMP) $(SYSTEM_STAMP)
 
 e2e: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/pytest -q tests/e2e
+
+reliability: $(STAMP) $(SYSTEM_STAMP)
+	$(BIN)/pytest -q tests/reliability
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
