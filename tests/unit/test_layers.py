@@ -420,3 +420,35 @@ def test_a_sync_report_counts_the_retries_of_its_store(tmp_path: Any) -> None:
     for n in range(40):
         assert plain.head_object("", f"f{n}.txt").checksum_sha256 == hashlib.sha256(b"%d" % n).hexdigest()
     assert plain.push(folder, checksum=True).counts == {"skip": 40}
+
+
+def test_a_store_that_tags_its_streams_needs_no_head_and_still_resumes_through_cuts() -> None:
+    from contextlib import contextmanager
+
+    from objstore.ports.storage import tag_stream
+
+    class Tagging(MemoryAdapter):
+        heads = 0
+
+        def head_object(self, prefix: str, key: str) -> Any:
+            Tagging.heads += 1
+            return super().head_object(prefix, key)
+
+        @contextmanager
+        def get_object_stream(self, prefix: str, key: str, start: Any = None, end: Any = None) -> Any:
+            etag = super().head_object(prefix, key).etag
+            with super().get_object_stream(prefix, key, start, end) as stream:
+                yield tag_stream(stream, etag)
+
+    inner = Tagging()
+    content = bytes(range(256)) * 400
+    inner.put_object("", "k", content)
+    layer = RetryingAdapter(FaultInjectingAdapter(inner, FaultSpec(cut=0.5, cut_after=5000, seed=2)), sleep=lambda _: 0)
+    store = ObjectStorageService(layer)
+    assert store.get_object("", "k") == content  # the first read pins with a HEAD, and learns the store tags
+    Tagging.heads, before = 0, layer.stats.retries
+    for _ in range(10):
+        assert store.get_object("", "k") == content
+    resumed = layer.stats.retries - before
+    assert resumed > 0
+    assert Tagging.heads == resumed  # no HEAD up front: one only when a cut read resumes
