@@ -207,7 +207,7 @@ class _Commands(click.Group):
     "--retries",
     type=click.IntRange(min=0),
     envvar="OBJSTORE_RETRIES",
-    help="Tries after a failure that is safe to retry (default 4 for network stores; 0 turns retries off).",
+    help="Tries after a failure that is safe to retry (default 9 for network stores; 0 turns retries off).",
 )
 @click.option(
     "--retry-deadline",

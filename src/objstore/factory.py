@@ -352,7 +352,7 @@ def _stack_layers(
                 f"retries need the optional dependency {exc.name!r}: pip install tenacity (or retry=false)"
             ) from exc
         policy = RetryPolicy(
-            attempts=int(_coerce("retry_attempts", layers.get("retry_attempts", 5), int)),
+            attempts=int(_coerce("retry_attempts", layers.get("retry_attempts", RetryPolicy.attempts), int)),
             deadline=float(_coerce("retry_deadline", layers.get("retry_deadline", 60.0), float)),
         )
         if policy.attempts < 1 or policy.deadline <= 0:

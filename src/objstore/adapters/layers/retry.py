@@ -43,7 +43,7 @@ class RetryPolicy:
         max_wait: The longest single wait.
     """
 
-    attempts: int = 5
+    attempts: int = 10
     deadline: float = 60.0
     base: float = 0.2
     max_wait: float = 10.0
