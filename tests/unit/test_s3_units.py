@@ -385,3 +385,31 @@ def test_upload_in_parts_stops_at_the_first_failure() -> None:
     with pytest.raises(TransientError, match="part 2"):
         upload_in_parts(io.BytesIO(b"x" * 10_000), b"", part_size=10, concurrency=1, send=send, key="k")
     assert max(started) <= 3
+
+
+def test_listing_timestamps_are_parsed_without_dateutil_and_agree_with_it() -> None:
+    import botocore.parsers
+
+    from objstore.adapters.s3 import _timestamp
+
+    for text in ("2026-11-21T17:31:00.000Z", "2026-11-21T17:31:00Z", "2026-11-21T17:31:00.123456+02:00"):
+        assert _timestamp(text) == botocore.parsers.DEFAULT_TIMESTAMP_PARSER(text)
+        assert _timestamp(text).tzinfo is not None
+    http_date = "Sat, 21 Nov 2026 17:31:00 GMT"  # headers take the default way
+    assert _timestamp(http_date) == botocore.parsers.DEFAULT_TIMESTAMP_PARSER(http_date)
+
+
+def test_a_small_stream_costs_a_small_buffer() -> None:
+    import io
+    import tracemalloc
+
+    from objstore.domain.streams import read_exactly
+
+    tracemalloc.start()
+    try:
+        data = read_exactly(io.BytesIO(b"x" * 4096), 16 * 1024 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert data == b"x" * 4096
+    assert peak < 2 * 1024 * 1024  # not a 16 MiB buffer for a 4 KiB file

@@ -19,13 +19,14 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import IO, Any, BinaryIO, TypeVar
 
 try:
     import boto3
     import botocore.credentials
     import botocore.exceptions
+    import botocore.parsers
     import urllib3.exceptions
     from botocore.config import Config as BotoConfig
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
@@ -309,6 +310,18 @@ class _ProviderLoader(botocore.credentials.CredentialProvider):  # type: ignore[
         return self._credentials
 
 
+def _timestamp(value: Any) -> datetime:
+    """S3's ISO 8601 times (``2026-11-21T17:31:00.000Z``) without dateutil; anything else the default way."""
+    if isinstance(value, str) and "T" in value:
+        try:
+            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)  # type: ignore[no-any-return]
+
+
 def _md5_b64(data: bytes | bytearray) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
@@ -350,6 +363,8 @@ class S3Adapter(IObjectStorageAdapter):
     def _client_from_chain(self) -> Any:
         config = self.config
         session = boto3.session.Session(profile_name=config.profile_name)
+        # Listings parse a timestamp per key; botocore's default (dateutil) is most of a large listing's CPU.
+        session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
         endpoint = config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         custom_endpoint = bool(endpoint)
         region = config.region_name or session.region_name or ("us-east-1" if custom_endpoint else None)

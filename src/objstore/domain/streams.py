@@ -197,20 +197,21 @@ class ChunkIteratorReader:
             close()
 
 
+_READ_PIECE = 1024 * 1024
+
+
 def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
-    """Read up to ``size`` bytes into one buffer, tolerating short reads; fewer only at end of stream."""
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    filled = 0
-    while filled < size:
-        chunk = stream.read(size - filled)
+    """Read up to ``size`` bytes into one buffer, tolerating short reads; fewer only at end of stream.
+
+    The buffer grows with what arrives (pieces of at most 1 MiB), so asking for a 16 MiB part of a 4 KiB file
+    costs 4 KiB, not a zeroed 16 MiB allocation.
+    """
+    buffer = bytearray()
+    while len(buffer) < size:
+        chunk = stream.read(min(size - len(buffer), _READ_PIECE))
         if not chunk:
             break
-        view[filled : filled + len(chunk)] = chunk
-        filled += len(chunk)
-    view.release()
-    if filled < size:
-        del buffer[filled:]  # shrinks in place, without a copy
+        buffer += chunk
     return buffer
 
 
