@@ -17,7 +17,7 @@ help:
 	@echo "make test   - lint, format check, type check and the whole test suite"
 	@echo "make storage-push / storage-pull - mirror ./storage with the configured store (STORE=url to choose)"
 	@echo "make unit | conformance | integration | e2e | reliability - one layer of the test suite"
-	@echo "make bench  - benchmarks (a 1 GiB object through the S3 adapter, with peak RSS)"
+	@echo "make bench  - objstore against aws s3, s5cmd, rclone, boto3 on a local S3 server (BENCH_ARGS=--quick)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,10 @@ storage-push: $(STAMP)
 storage-pull: $(STAMP)
 	@$(BIN)/objstore pull $(STORE) storage $(ARGS)
 
+# Installs the peers into .cache/, starts SeaweedFS, writes bench/results/ and (a full run) docs/benchmarks.md and
+# docs/img/benchmarks.png. BENCH_ARGS="--quick" for a small pass, or e.g. "--scenarios 1,2 --rounds 3".
 bench: $(STAMP)
-	$(PY) bench/large_object.py
+	$(PY) bench/compare.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
