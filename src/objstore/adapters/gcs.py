@@ -65,6 +65,7 @@ __all__ = ["GCSAdapter", "GCSConfig"]
 MiB = 1024 * 1024
 SHA256_METADATA = "objstore_sha256"
 SECRET = {"secret": True}
+OPEN_ATTEMPTS = 10  # reads that lose the race to a writer between the metadata and the first byte
 T = TypeVar("T")
 
 
@@ -277,8 +278,8 @@ class GCSAdapter(IObjectStorageAdapter):
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
     ) -> Generator[BinaryIO, None, None]:
         relative, name = self._root.locate(prefix, key)
-        for attempt in range(3):
-            blob = self._get_blob(relative, name)
+        for _ in range(OPEN_ATTEMPTS):
+            blob = self._get_blob(relative, name)  # ObjectNotFound here: the object really is missing
             first, stop = resolve_range(start, end, int(blob.size or 0))
             if stop <= first:
                 yield io.BytesIO(b"")
@@ -288,12 +289,12 @@ class GCSAdapter(IObjectStorageAdapter):
                 buffered.peek(1)  # the first chunk: fails at once if this generation was just replaced
             except ObjectNotFound:
                 buffered.close()
-                if attempt == 2:
-                    raise
                 continue  # overwritten between the metadata read and the first byte: read the new version
             with buffered:
                 yield tag_stream(buffered, str(blob.generation) if blob.generation is not None else None)
             return
+        # Writers kept replacing it faster than it could be opened: the object exists, so this is not "missing".
+        raise TransientError(f"the object was replaced {OPEN_ATTEMPTS} times while being opened", key=relative)
 
     def _open_generation(self, relative: str, blob: Any, first: int, stop: int) -> io.BufferedReader:
         """A reader of bytes [first, stop) of exactly this generation; whole reads are verified."""
