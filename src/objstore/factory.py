@@ -323,22 +323,23 @@ def _stack_layers(
     text form, for tests and chaos drills), ``log_operations`` (bool: one line per operation on the
     ``objstore.operations`` logger), ``concurrency`` (int: calls in flight at once, shared by all users).
     """
-    # Each layer is imported only when used: the retry layer needs tenacity, which local stores do without.
-    from objstore.adapters.layers.concurrency import ConcurrencyLimitedAdapter
-    from objstore.adapters.layers.faults import FaultInjectingAdapter, FaultSpec
-    from objstore.adapters.layers.logging import LoggingAdapter
 
+    # Each layer is imported only when used (start-up stays light; the retry layer needs tenacity).
     def flag(name: str, default: bool = False) -> bool:
         return bool(_coerce(name, layers.get(name, default), bool))
 
     wrappers: list[Callable[[IObjectStorageAdapter], IObjectStorageAdapter]] = []
     if layers.get("concurrency") is not None:
+        from objstore.adapters.layers.concurrency import ConcurrencyLimitedAdapter
+
         limit = int(_coerce("concurrency", layers["concurrency"], int))
         if limit < 1:
             raise ConfigurationError("concurrency must be at least 1")
         wrappers.append(lambda adapter: ConcurrencyLimitedAdapter(adapter, limit))
     faults = layers.get("faults")
     if faults is not None and faults != "":
+        from objstore.adapters.layers.faults import FaultInjectingAdapter, FaultSpec
+
         spec = FaultSpec.parse(faults) if isinstance(faults, str) else faults
         if not isinstance(spec, FaultSpec):
             raise ConfigurationError("faults takes a FaultSpec or its text form (transient=0.1,throttle=0.02,...)")
@@ -359,6 +360,8 @@ def _stack_layers(
             raise ConfigurationError("retry_attempts must be at least 1 and retry_deadline above 0")
         wrappers.append(lambda adapter: RetryingAdapter(adapter, policy))
     if flag("log_operations"):
+        from objstore.adapters.layers.logging import LoggingAdapter
+
         wrappers.append(LoggingAdapter)
 
     def wrap(adapter: IObjectStorageAdapter) -> IObjectStorageAdapter:

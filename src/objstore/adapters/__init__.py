@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from objstore._lazy import lazy_exports
 
 __all__ = [
     "ConcurrencyLimitedAdapter",
@@ -23,21 +22,13 @@ _EXPORTS = {
     "FilesystemConfig": "objstore.adapters.filesystem",
     "MemoryAdapter": "objstore.adapters.memory",
     "MemoryConfig": "objstore.adapters.memory",
-    "ConcurrencyLimitedAdapter": "objstore.adapters.layers",
-    "FaultInjectingAdapter": "objstore.adapters.layers",
-    "FaultSpec": "objstore.adapters.layers",
-    "LoggingAdapter": "objstore.adapters.layers",
-    "RetryPolicy": "objstore.adapters.layers",
-    "RetryingAdapter": "objstore.adapters.layers",
+    "ConcurrencyLimitedAdapter": "objstore.adapters.layers.concurrency",
+    "FaultInjectingAdapter": "objstore.adapters.layers.faults",
+    "FaultSpec": "objstore.adapters.layers.faults",
+    "LoggingAdapter": "objstore.adapters.layers.logging",
+    "RetryPolicy": "objstore.adapters.layers.retry",
+    "RetryingAdapter": "objstore.adapters.layers.retry",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'objstore.adapters' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -41,7 +41,7 @@ from objstore.domain.errors import (
 )
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.service import ObjectStorageService
-from objstore.ports.storage import IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, stream_etag
 from objstore.testing.hostile import HOSTILE_KEYS, HOSTILE_PREFIXES
 
 __all__ = ["ObjectStoreConformance", "PatternStream", "ShortReadStream", "require"]
@@ -800,6 +800,53 @@ class ObjectStoreConformance:
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(increment, range(20)))
         assert store.get_object("race", "counter") == b"20"
+
+    def test_reads_racing_overwrites_return_one_whole_version(self, store: ObjectStorageService) -> None:
+        """A read that overlaps writes of other sizes returns exactly one version: never torn, never cut short."""
+        versions = [bytes([n]) * size for n, size in enumerate((1, 3_000, 70_000, 300_000, 5, 150_000))]
+        store.put_object("race", "versions", versions[0])
+        stop = threading.Event()
+
+        def write() -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                store.put_object("race", "versions", versions[n % len(versions)])
+
+        def read(_: int) -> int:
+            whole = 0
+            for _ in range(15):
+                try:
+                    content = store.get_object("race", "versions")
+                    assert content in versions, f"a torn read: {len(content)} bytes of {set(content[:64])}"
+                    with store.get_object_stream("race", "versions") as stream:
+                        assert stream.read() in versions
+                    whole += 1
+                except ObjectStorageError as exc:
+                    # A store may answer "replaced while being read, try again": retryable, never torn.
+                    if not exc.retryable:
+                        raise
+            return whole
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            with ThreadPoolExecutor(3) as pool:
+                whole = sum(pool.map(read, range(3)))
+        finally:
+            stop.set()
+            writer.join()
+        assert whole > 0  # the readers did get whole versions, not only refusals
+
+    def test_a_stream_that_names_its_version_names_the_one_it_reads(self, store: ObjectStorageService) -> None:
+        """Adapters may record a read stream's version (``tag_stream``), so layers can resume it without a HEAD."""
+        store.put_object("tags", "k", b"first version")
+        store.put_object("tags", "k", b"second version")
+        etag = store.head_object("tags", "k").etag
+        with store.adapter.get_object_stream("tags", "k") as stream:
+            tagged = stream_etag(stream)
+            assert stream.read() == b"second version"
+        assert tagged is None or tagged == etag
 
     # --- keys and prefixes that collide ---------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ Imported lazily: only the retry layer needs tenacity.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from objstore._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from objstore.adapters.layers.concurrency import ConcurrencyLimitedAdapter
@@ -40,13 +41,4 @@ _MODULES = {
     "RetryStats": "retry",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'objstore.adapters.layers' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"objstore.adapters.layers.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _MODULES.items()})

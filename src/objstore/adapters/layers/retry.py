@@ -340,12 +340,10 @@ class _ResumingReader(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         while True:
             try:
-                data = self._stream.read(len(view))
+                n = _read_into(self._stream, view)
             except ObjectStorageError as exc:
                 self._resume(exc)
                 continue
-            n = len(data)
-            view[:n] = data
             self._delivered += n
             return n
 
@@ -364,3 +362,13 @@ class _ResumingReader(io.RawIOBase):
                 self._layer.inner.get_object_stream(self._prefix, self._key, offset, self._end)
             )
         )
+
+
+def _read_into(stream: Any, view: memoryview) -> int:
+    """Fill ``view`` from ``stream`` straight into the caller's buffer where it can (no intermediate copy)."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view) or 0)
+    data = stream.read(len(view))
+    view[: len(data)] = data
+    return len(data)
