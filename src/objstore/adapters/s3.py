@@ -15,6 +15,7 @@ import hashlib
 import http.client
 import io
 import os
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +33,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="boto3") from exc
 
+import objstore
+from objstore.adapters.s3_direct import DirectRequests
+from objstore.domain.backoff import backoff_delay
 from objstore.domain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -113,6 +117,11 @@ class S3Config:
         part_attempts: Tries of one part of a multipart upload, each with the SDK's attempts: a part that still
             fails is sent again alone, so the upload resumes at that part instead of starting over.
         max_pool_connections: HTTP connections kept open.
+        direct_requests: With a custom endpoint (S3-compatible stores), send single-request uploads (below
+            ``multipart_threshold``) as SigV4-signed requests of objstore's own over pooled ``http.client``
+            connections instead of through botocore's request pipeline: about a tenth of the CPU per object,
+            so pushes of many small files go several times faster. The endpoint, signing region, credentials
+            and CA bundle are still botocore's. Off behind a proxy; AWS itself always uses botocore.
     """
 
     bucket: str
@@ -142,6 +151,7 @@ class S3Config:
     max_attempts: int = 3
     part_attempts: int = 4
     max_pool_connections: int = 32
+    direct_requests: bool = True
 
     def __post_init__(self) -> None:
         if not self.bucket:
@@ -345,6 +355,7 @@ class S3Adapter(IObjectStorageAdapter):
                 config.credentials_provider, margin=timedelta(seconds=config.refresh_margin_seconds)
             )
         self._client = self._build_client()
+        self._direct = self._build_direct_requests()
         if config.create_bucket:
             self._ensure_bucket()
 
@@ -365,7 +376,7 @@ class S3Adapter(IObjectStorageAdapter):
         session = boto3.session.Session(profile_name=config.profile_name)
         # Listings parse a timestamp per key; botocore's default (dateutil) is most of a large listing's CPU.
         session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
-        endpoint = config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = self._endpoint_url()
         custom_endpoint = bool(endpoint)
         region = config.region_name or session.region_name or ("us-east-1" if custom_endpoint else None)
         checksums = config.checksums or ("when_required" if custom_endpoint else "when_supported")
@@ -397,6 +408,21 @@ class S3Adapter(IObjectStorageAdapter):
             )
         return session.client("s3", **kwargs)
 
+    def _build_direct_requests(self) -> DirectRequests | None:
+        if not (self.config.direct_requests and self._endpoint_url()):
+            return None
+        pool = max(self.config.max_pool_connections, self.config.max_concurrency + 2)
+        return DirectRequests.for_client(
+            self._client,
+            self.config.bucket,
+            virtual_hosted=self.config.addressing_style == "virtual",
+            pool_size=pool,
+            user_agent=f"objstore/{objstore.__version__}",
+        )
+
+    def _endpoint_url(self) -> str | None:
+        return self.config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
     def _ensure_bucket(self) -> None:
         try:
             self._call(None, lambda: self._client.head_bucket(Bucket=self.config.bucket))
@@ -408,6 +434,8 @@ class S3Adapter(IObjectStorageAdapter):
                     raise
 
     def close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
         self._client.close()
 
     def __repr__(self) -> str:
@@ -668,6 +696,36 @@ class S3Adapter(IObjectStorageAdapter):
         if_match: str | None,
     ) -> ObjectInfo:
         sha256 = hashlib.sha256(data).hexdigest() if self.config.store_sha256 else None
+        if self._direct is not None:
+            headers = self._direct_put_headers(data, content_type, metadata, sha256, if_none_match, if_match)
+            answer = self._call(
+                relative,
+                lambda: self._direct_attempts(lambda: self._direct.put_object(bucket_key, data, headers)),  # type: ignore[union-attr]
+                conditional_create=bool(if_none_match),
+            )
+            etag = answer.get("etag", "")
+        else:
+            etag = self._sdk_put(bucket_key, data, content_type, metadata, sha256, if_none_match, if_match, relative)
+        return ObjectInfo(
+            key=relative,
+            size=len(data),
+            etag=etag.strip('"') or None,
+            content_type=content_type,
+            metadata=dict(metadata or {}),
+            checksum_sha256=sha256,
+        )
+
+    def _sdk_put(
+        self,
+        bucket_key: str,
+        data: bytes | bytearray,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        sha256: str | None,
+        if_none_match: str | None,
+        if_match: str | None,
+        relative: str,
+    ) -> str:
         args = {
             "Bucket": self.config.bucket,
             "Key": bucket_key,
@@ -680,14 +738,45 @@ class S3Adapter(IObjectStorageAdapter):
         if if_match:
             args["IfMatch"] = f'"{if_match}"'
         response = self._call(relative, lambda: self._client.put_object(**args), conditional_create=bool(if_none_match))
-        return ObjectInfo(
-            key=relative,
-            size=len(data),
-            etag=str(response.get("ETag", "")).strip('"') or None,
-            content_type=content_type,
-            metadata=dict(metadata or {}),
-            checksum_sha256=sha256,
-        )
+        return str(response.get("ETag", ""))
+
+    def _direct_put_headers(
+        self,
+        data: bytes | bytearray,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        sha256: str | None,
+        if_none_match: str | None,
+        if_match: str | None,
+    ) -> dict[str, str]:
+        """The headers botocore would send for the same ``PutObject`` (the payload hash is added when signing)."""
+        headers = {"content-md5": _md5_b64(data)}
+        for name, value in self._object_args(content_type, metadata, sha256)["Metadata"].items():
+            headers[f"x-amz-meta-{name}"] = value
+        if content_type:
+            headers["content-type"] = content_type
+        if self.config.sse is not None:
+            headers["x-amz-server-side-encryption"] = self.config.sse
+            if self.config.sse_kms_key_id:
+                headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.config.sse_kms_key_id
+        if if_none_match:
+            headers["if-none-match"] = if_none_match
+        if if_match:
+            headers["if-match"] = f'"{if_match}"'
+        return headers
+
+    def _direct_attempts(self, send: Callable[[], T]) -> T:
+        """Try a direct request up to ``max_attempts`` times on throttling and transient failures, as the SDK does."""
+        attempt = 1
+        while True:
+            try:
+                return send()
+            except Exception as exc:
+                error = translate_error(exc, key=None)
+                if attempt >= self.config.max_attempts or not isinstance(error, TransientError | Throttled):
+                    raise
+                time.sleep(backoff_delay(attempt, error))
+                attempt += 1
 
     def _put_multipart(
         self,

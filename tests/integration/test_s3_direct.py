@@ -1,0 +1,182 @@
+"""Direct S3 requests (``direct_requests``): the same objects and the same errors as botocore's path."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from objstore import (
+    AuthenticationError,
+    ObjectAlreadyExists,
+    ObjectStorageService,
+    PreconditionFailed,
+    Throttled,
+    TransientError,
+)
+from objstore.adapters.s3 import S3Adapter, S3Config
+from tests.conformance.test_s3 import s3_adapter
+from tests.harness.servers import free_port
+
+PATHS = pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])
+
+
+def test_direct_requests_are_on_for_a_custom_endpoint(s3_server: Any, s3_bucket: str) -> None:
+    assert s3_adapter(s3_server, s3_bucket)._direct is not None
+    assert s3_adapter(s3_server, s3_bucket, direct_requests=False)._direct is None
+
+
+def test_direct_requests_are_off_for_aws_and_behind_a_proxy(
+    monkeypatch: pytest.MonkeyPatch, s3_server: Any, s3_bucket: str
+) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    aws = S3Config(bucket="b", region_name="eu-west-1", access_key_id="k", secret_access_key="s")
+    assert S3Adapter(aws)._direct is None
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "")
+    assert s3_adapter(s3_server, s3_bucket)._direct is None
+
+
+def test_a_virtual_hosted_endpoint_puts_the_bucket_in_the_host_name() -> None:
+    adapter = S3Adapter(
+        S3Config(
+            bucket="b",
+            endpoint_url="https://storage.example:9000/base/",
+            addressing_style="virtual",
+            region_name="r1",
+            access_key_id="k",
+            secret_access_key="s",
+        )
+    )
+    direct = adapter._direct
+    assert direct is not None
+    assert (direct._scheme, direct._host, direct._path_prefix, direct._region) == (
+        "https",
+        "b.storage.example:9000",
+        "/base/",
+        "r1",
+    )
+
+
+def test_both_paths_store_the_same_object(s3_server: Any, s3_bucket: str) -> None:
+    prefix = f"same/{uuid.uuid4().hex}"
+    raw = s3_server.client()
+    heads = []
+    for direct in (True, False):
+        adapter = s3_adapter(s3_server, s3_bucket, base_prefix=prefix, direct_requests=direct)
+        key = f"path-{direct}/naïve key (1) + ~tilde!.txt"
+        info = ObjectStorageService(adapter).put_object_stream(
+            "", key, io.BytesIO(b"hello"), content_type="text/plain", metadata={"owner": "data-team"}
+        )
+        head = raw.head_object(Bucket=s3_bucket, Key=f"{prefix}/{key}")
+        assert info.etag == head["ETag"].strip('"')
+        heads.append((head["ContentType"], head["Metadata"], head["ContentLength"]))
+    assert (
+        heads[0]
+        == heads[1]
+        == ("text/plain", {"owner": "data-team", "objstore_sha256": heads[0][1]["objstore_sha256"]}, 5)
+    )
+
+
+@PATHS
+def test_both_paths_raise_the_same_errors(direct: bool, s3_server: Any, s3_bucket: str) -> None:
+    store = ObjectStorageService(s3_adapter(s3_server, s3_bucket, direct_requests=direct))
+    store.put_object("", "k", b"one")
+    first = store.head_object("", "k")
+    with pytest.raises(ObjectAlreadyExists):
+        store.put_object("", "k", b"two", if_none_match="*")
+    with pytest.raises(PreconditionFailed):
+        store.put_object("", "k", b"two", if_match="0" * 32)
+    store.put_object("", "k", b"two", if_match=first.etag)
+    assert store.get_object("", "k") == b"two"
+    wrong = ObjectStorageService(s3_adapter(s3_server, s3_bucket, secret_access_key="not-it", direct_requests=direct))
+    with pytest.raises(AuthenticationError) as caught:
+        wrong.put_object("", "k", b"x")
+    assert "not-it" not in str(caught.value)
+    dead = S3Adapter(
+        S3Config(
+            bucket="any",
+            endpoint_url=f"http://127.0.0.1:{free_port()}",
+            access_key_id="k",
+            secret_access_key="s",
+            max_attempts=1,
+            connect_timeout=1,
+            direct_requests=direct,
+        )
+    )
+    with pytest.raises(TransientError):
+        ObjectStorageService(dead).put_object("", "k", b"x")
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced(s3_server: Any, s3_bucket: str) -> None:
+    adapter = s3_adapter(s3_server, s3_bucket)
+    store = ObjectStorageService(adapter)
+    store.put_object("", "a", b"1")
+    direct = adapter._direct
+    assert direct is not None
+    assert len(direct._idle) == 1
+    stale = direct._idle[0]
+    assert stale.sock is not None
+    stale.sock.shutdown(socket.SHUT_RDWR)  # as a server's idle timeout would
+    store.put_object("", "b", b"2")
+    assert store.get_object("", "b") == b"2"
+    assert len(direct._idle) == 1
+    assert direct._idle[0] is not stale
+
+
+class _Throttling(http.server.BaseHTTPRequestHandler):
+    """Answers the first ``throttle`` PUTs with 503 SlowDown (Retry-After: 0), then 200."""
+
+    protocol_version = "HTTP/1.1"
+    throttle = 1
+    seen: list[str] = []  # noqa: RUF012 - reset per test
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append(self.path)
+        if len(self.seen) <= self.throttle:
+            body = b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+        else:
+            body = b""
+            self.send_response(200)
+            self.send_header("ETag", '"abc"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def throttling() -> Iterator[tuple[str, type[_Throttling]]]:
+    handler = type("Handler", (_Throttling,), {"seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_throttled_direct_put_is_tried_again_within_max_attempts(throttling: tuple[str, Any]) -> None:
+    url, handler = throttling
+    adapter = S3Adapter(S3Config(bucket="b", endpoint_url=url, access_key_id="k", secret_access_key="s"))
+    assert adapter.put_object_stream("", "k", io.BytesIO(b"x")).etag == "abc"
+    assert handler.seen == ["/b/k", "/b/k"]
+    handler.seen.clear()
+    once = S3Adapter(S3Config(bucket="b", endpoint_url=url, access_key_id="k", secret_access_key="s", max_attempts=1))
+    with pytest.raises(Throttled) as caught:
+        once.put_object_stream("", "k", io.BytesIO(b"x"))
+    assert caught.value.retryable
+    assert caught.value.status == 503
+    assert handler.seen == ["/b/k"]
