@@ -96,6 +96,8 @@ class RetryingAdapter(LayerAdapter):
         self.name = inner.name
         # Whether the store records on its read streams the version they read (then no HEAD pins it first).
         self._streams_tagged = False
+        self._controllers: dict[Callable[[BaseException], bool], tenacity.Retrying] = {}
+        self._busy = threading.local()
 
     def __repr__(self) -> str:
         return f"RetryingAdapter({self.inner!r})"
@@ -109,12 +111,20 @@ class RetryingAdapter(LayerAdapter):
             state.attempt_number, error, base=self.policy.base, max_wait=self.policy.max_wait, rng=self._random
         )
 
-    def _run(self, operation: Callable[[], T], *, when: Callable[[BaseException], bool] = _retryable) -> T:
-        policy = self.policy
+    def _retrying(self, when: Callable[[BaseException], bool]) -> tenacity.Retrying:
+        """One tenacity controller per predicate, built once: building it costs more than a small request.
+
+        tenacity keeps a call's state per thread, so threads share it; a call nested inside another in the same
+        thread (none does today) gets a controller of its own.
+        """
+        cached = self._controllers.get(when)
+        if cached is not None and not getattr(self._busy, "on", False):
+            return cached
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             self.stats.add("retries")
 
+        policy = self.policy
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(when),
             wait=self._wait,
@@ -123,12 +133,22 @@ class RetryingAdapter(LayerAdapter):
             before_sleep=before_sleep,
             reraise=True,
         )
+        if cached is None:
+            self._controllers[when] = retrying
+        return retrying
+
+    def _run(self, operation: Callable[[], T], *, when: Callable[[BaseException], bool] = _retryable) -> T:
+        retrying = self._retrying(when)
+        nested = getattr(self._busy, "on", False)
+        self._busy.on = True
         try:
             return retrying(operation)
         except ObjectStorageError as exc:
             if when(exc):
                 self.stats.add("gave_up")
             raise
+        finally:
+            self._busy.on = nested
 
     # --- reads ----------------------------------------------------------------------------------------------
 
