@@ -29,6 +29,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -113,6 +114,11 @@ class Launcher:
     def close(self) -> None:
         if self.process.stdin:
             self.process.stdin.close()
+        self.process.wait(30)
+
+    def abort(self) -> None:
+        """Stop now, and the command being measured with it (the launcher kills its process group)."""
+        self.process.terminate()
         self.process.wait(30)
 
 
@@ -641,6 +647,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.redraw:
@@ -653,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="objstore-compare-", dir=args.workdir))
     server = None
+    # A terminated run (a CI timeout, `kill`) unwinds like Ctrl-C: the server and the tool being measured stop too.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         server, endpoint = start_weed_mini(scratch / "seaweedfs")
         endpoint.make_bucket(BUCKET)
@@ -679,8 +691,12 @@ def main(argv: list[str] | None = None) -> int:
         if "6" in args.scenarios:
             print("scenario 6", flush=True)
             bench.listing(filled)
-    finally:
+    except BaseException:
+        launcher.abort()
+        raise
+    else:
         launcher.close()
+    finally:
         if server is not None:
             server.stop()
         shutil.rmtree(scratch, ignore_errors=True)

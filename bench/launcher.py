@@ -9,6 +9,7 @@ the command's own), exit code and the tail of its stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,16 @@ import sys
 import tempfile
 import threading
 import time
+
+_running: list[int] = []  # the process group of the command being measured, if any
+
+
+def _stop(signum: int, _frame: object) -> None:
+    """Stopped by the driver (interrupted or terminated): take the measured command's whole group down too."""
+    for group in _running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    sys.exit(128 + signum)
 
 
 def run(request: dict[str, object]) -> dict[str, object]:
@@ -44,12 +55,14 @@ def run(request: dict[str, object]) -> dict[str, object]:
                     "stderr": str(exc),
                     "timed_out": False,
                 }
+            _running.append(process.pid)
             timer = threading.Timer(timeout, lambda: os.killpg(process.pid, signal.SIGKILL))
             timer.start()
             try:
                 _, status, usage = os.wait4(process.pid, 0)
             finally:
                 timer.cancel()
+                _running.remove(process.pid)
             seconds = time.perf_counter() - started
             process.returncode = os.waitstatus_to_exitcode(status)
         finally:
@@ -68,6 +81,8 @@ def run(request: dict[str, object]) -> dict[str, object]:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the driver, which then stops this process
     for line in sys.stdin:
         sys.stdout.write(json.dumps(run(json.loads(line))) + "\n")
         sys.stdout.flush()

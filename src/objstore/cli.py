@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from objstore.domain.errors import (
     ObjectStorageError,
 )
 from objstore.domain.service import ObjectStorageService
+from objstore.domain.streams import copy_stream
 from objstore.domain.sync.engine import SyncReport
 from objstore.factory import ObjectStorageFactory
 
@@ -326,8 +326,7 @@ def list_command(prefix: str, store: str | None, recursive: bool, long_format: b
 def cat(key: str, store: str | None) -> None:
     """Write an object's content to standard output."""
     with handled(), open_store(store).get_object_stream("", key) as stream:
-        out = sys.stdout.buffer
-        shutil.copyfileobj(stream, out, 1024 * 1024)
+        copy_stream(stream, sys.stdout.buffer.write)
 
 
 @main.command()

@@ -7,6 +7,7 @@ import io
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -53,25 +54,54 @@ def open_uploads(s3_server: Any, bucket: str, adapter: S3Adapter) -> list[str]:
     return [upload["Key"] for upload in response.get("Uploads", [])]
 
 
-def test_parts_go_up_in_parallel_within_the_concurrency_limit(store: ObjectStorageService, adapter: S3Adapter) -> None:
+PATHS = pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])
+
+
+def watch_parts(
+    adapter: S3Adapter, before: Callable[[int], None], after: Callable[[int], None] = lambda number: None
+) -> None:
+    """Call ``before(part number)`` as each part is about to be sent (it may raise, as a dropped connection
+    would) and ``after`` once it is sent, on whichever path the adapter sends parts: direct or botocore."""
+    direct = adapter._direct
+    if direct is not None:
+        send = direct.upload_part
+
+        def watched(bucket_key: str, upload_id: str, number: int, body: Any) -> dict[str, str]:
+            before(number)
+            try:
+                return send(bucket_key, upload_id, number, body)
+            finally:
+                after(number)
+
+        direct.upload_part = watched  # type: ignore[method-assign]
+        return
+    events = adapter._client.meta.events
+    events.register(
+        "before-send.s3.UploadPart", lambda request, **_: before(int(request.url.split("partNumber=")[1].split("&")[0]))
+    )
+    events.register("after-call.s3.UploadPart", lambda **_: after(0))  # the number is not at hand here
+
+
+@PATHS
+def test_parts_go_up_in_parallel_within_the_concurrency_limit(direct: bool, s3_server: Any, s3_bucket: str) -> None:
+    adapter = s3_adapter(s3_server, s3_bucket, direct_requests=direct)
+    store = ObjectStorageService(adapter)
     in_flight = 0
     most = 0
     lock = threading.Lock()
 
-    def before(**_: Any) -> None:
+    def before(number: int) -> None:
         nonlocal in_flight, most
         with lock:
             in_flight += 1
             most = max(most, in_flight)
 
-    def after(**_: Any) -> None:
+    def after(number: int) -> None:
         nonlocal in_flight
         with lock:
             in_flight -= 1
 
-    events = adapter._client.meta.events
-    events.register("before-call.s3.UploadPart", before)
-    events.register("after-call.s3.UploadPart", after)
+    watch_parts(adapter, before, after)
     source = PatternStream(40 * MiB + 7, seed=11)
     info = store.put_object_stream("mp", "parallel.bin", source)
     assert info.size == 40 * MiB + 7
@@ -80,27 +110,26 @@ def test_parts_go_up_in_parallel_within_the_concurrency_limit(store: ObjectStora
     assert digest == source.sha256.hexdigest()
 
 
-def test_a_part_that_fails_is_sent_again_alone(s3_server: Any, s3_bucket: str) -> None:
+@PATHS
+def test_a_part_that_fails_is_sent_again_alone(direct: bool, s3_server: Any, s3_bucket: str) -> None:
     """Part 3 fails more often than the SDK retries a request: the upload resumes at part 3, not from the start."""
-    adapter = s3_adapter(s3_server, s3_bucket, max_attempts=2, part_attempts=3)
+    adapter = s3_adapter(s3_server, s3_bucket, max_attempts=2, part_attempts=3, direct_requests=direct)
     store = ObjectStorageService(adapter)
-    sends: dict[str, int] = {}
+    sends: dict[int, int] = {}
     lock = threading.Lock()
 
-    def before_send(request: Any, **_: Any) -> None:
-        url = str(request.url)
-        part = url.split("partNumber=")[1].split("&")[0] if "partNumber=" in url else "create/complete"
+    def before(number: int) -> None:
         with lock:
-            sends[part] = sends.get(part, 0) + 1
-            failing = part == "3" and sends[part] <= 3
-        if failing:
-            raise ConnectionClosedError(endpoint_url=url)  # the connection dropped while part 3 was sent
+            sends[number] = sends.get(number, 0) + 1
+            failing = number == 3 and sends[number] <= 3
+        if failing:  # the connection dropped while part 3 was sent
+            raise ConnectionClosedError(endpoint_url="part 3") if not direct else ConnectionResetError("part 3")
 
-    adapter._client.meta.events.register("before-send.s3.UploadPart", before_send)
+    watch_parts(adapter, before)
     source = PatternStream(22 * MiB, seed=5)
     info = store.put_object_stream("mp", "resumed.bin", source)
     assert info.size == 22 * MiB
-    assert sends == {"1": 1, "2": 1, "3": 4, "4": 1, "5": 1}  # 2 SDK tries, 2 SDK tries more: the 4th lands
+    assert sends == {1: 1, 2: 1, 3: 4, 4: 1, 5: 1}  # 2 tries, 2 tries more: the 4th lands
     digest = hashlib.sha256(store.get_object("mp", "resumed.bin")).hexdigest()
     assert digest == source.sha256.hexdigest()
 
@@ -141,8 +170,8 @@ def test_a_seekable_multipart_source_gets_a_sha256_and_a_pipe_does_not(
 
 def test_create_only_multipart_is_refused_before_uploading(store: ObjectStorageService, adapter: S3Adapter) -> None:
     store.put_object("mp", "exists.bin", b"already here")
-    calls = []
-    adapter._client.meta.events.register("before-call.s3.UploadPart", lambda **_: calls.append(1))
+    calls: list[int] = []
+    watch_parts(adapter, calls.append)
     with pytest.raises(ObjectAlreadyExists):
         store.put_object_stream("mp", "exists.bin", PatternStream(12 * MiB), if_none_match="*")
     assert calls == []

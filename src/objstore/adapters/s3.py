@@ -828,6 +828,13 @@ class S3Adapter(IObjectStorageAdapter):
         self, relative: str, bucket_key: str, upload_id: str, first: bytes | bytearray, stream: Any
     ) -> tuple[list[dict[str, Any]], int]:
         def send(number: int, data: bytes | bytearray) -> dict[str, Any]:
+            direct = self._direct
+            if direct is not None:
+                answer = self._call(
+                    relative,
+                    lambda: self._direct_attempts(lambda: direct.upload_part(bucket_key, upload_id, number, data)),
+                )
+                return {"PartNumber": number, "ETag": answer.get("etag", "")}
             response = self._call(
                 relative,
                 lambda: self._client.upload_part(

@@ -122,18 +122,31 @@ class DirectRequests:
     # --- requests ---------------------------------------------------------------------------------------------
 
     def put_object(self, bucket_key: str, body: bytes | bytearray, headers: Mapping[str, str]) -> dict[str, str]:
-        """PUT ``body`` at ``bucket_key`` with a signed payload (its SHA-256, which the store checks).
+        """PUT ``body`` at ``bucket_key``.
 
         Returns the response headers (lower-case names). Raises ``botocore.exceptions.ClientError`` for an error
         answer and ``http.client``/``OSError`` exceptions for network failures, as botocore would.
         """
+        return self._put(bucket_key, "", body, headers, operation="PutObject")
+
+    def upload_part(self, bucket_key: str, upload_id: str, number: int, body: bytes | bytearray) -> dict[str, str]:
+        """Send part ``number`` of multipart upload ``upload_id``; the response headers hold its ETag."""
+        query = f"partNumber={number}&uploadId={urllib.parse.quote(upload_id, safe='-_.~')}"
+        return self._put(bucket_key, query, body, {}, operation="UploadPart")
+
+    def _put(
+        self, bucket_key: str, query: str, body: bytes | bytearray, headers: Mapping[str, str], *, operation: str
+    ) -> dict[str, str]:
+        # The payload is signed with its SHA-256, which the store checks against what arrives: an integrity check
+        # end to end that costs less CPU than Content-MD5 (SHA-256 runs at about twice MD5's speed with the
+        # CPU's SHA extensions), and hashlib releases the GIL while it runs.
         payload_hash = hashlib.sha256(body).hexdigest()
         path = self._path_prefix + urllib.parse.quote(bucket_key, safe="/~")
         request_headers = {name.lower(): value for name, value in headers.items()}
         request_headers["content-length"] = str(len(body))
-        signed = self._sign("PUT", path, request_headers, payload_hash)
+        signed = self._sign("PUT", path, query, request_headers, payload_hash)
         signed["user-agent"] = self._user_agent
-        return self._send("PUT", path, body, signed, operation="PutObject")
+        return self._send("PUT", f"{path}?{query}" if query else path, body, signed, operation=operation)
 
     def _send(
         self, method: str, path: str, body: bytes | bytearray, headers: dict[str, str], *, operation: str
@@ -192,8 +205,11 @@ class DirectRequests:
 
     # --- SigV4 ------------------------------------------------------------------------------------------------
 
-    def _sign(self, method: str, path: str, headers: dict[str, str], payload_hash: str) -> dict[str, str]:
-        """Sign with AWS Signature Version 4 (header form), as S3 expects: the path is sent encoded once."""
+    def _sign(self, method: str, path: str, query: str, headers: dict[str, str], payload_hash: str) -> dict[str, str]:
+        """Sign with AWS Signature Version 4 (header form), as S3 expects: the path is sent encoded once.
+
+        ``query`` is already canonical: its parameters sorted by name, names and values URI-encoded.
+        """
         frozen = self._credentials.get_frozen_credentials()
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         day = amz_date[:8]
@@ -205,7 +221,7 @@ class DirectRequests:
         names = sorted(headers)
         canonical_headers = "".join(f"{name}:{' '.join(str(headers[name]).split())}\n" for name in names)
         signed_names = ";".join(names)
-        canonical = f"{method}\n{path}\n\n{canonical_headers}\n{signed_names}\n{payload_hash}"
+        canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_names}\n{payload_hash}"
         scope = f"{day}/{self._region}/s3/aws4_request"
         to_sign = f"{_ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         signature = hmac.new(self._signing_key(frozen.secret_key, day), to_sign.encode(), hashlib.sha256).hexdigest()

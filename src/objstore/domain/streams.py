@@ -23,6 +23,7 @@ __all__ = [
     "PrefixedStream",
     "UploadedParts",
     "VerifyingReader",
+    "copy_stream",
     "is_seekable",
     "iter_chunks",
     "prehash_sha256",
@@ -213,6 +214,89 @@ def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
             break
         buffer += chunk
     return buffer
+
+
+def copy_stream(
+    source: IO[bytes] | Any, write: Callable[[memoryview], object], *, chunk_size: int = CHUNK_SIZE, depth: int = 4
+) -> int:
+    """Copy ``source`` to ``write`` with reading and writing overlapped; returns the number of bytes copied.
+
+    A download is a chain of waits: the socket, the hash that verifies it, the disk. One thread doing all three
+    in turn leaves each idle while the others run. Here a reader thread fills up to ``depth`` reused buffers
+    (memory: ``depth`` x ``chunk_size``, whatever the size of the object) while the caller's thread writes;
+    hashing and I/O release the GIL, so they run at once. A source that ends within its first chunk (a small
+    object) is copied on the caller's thread, with no thread started.
+
+    ``write`` receives a view that is only valid during the call. The first error on either side is raised
+    here; after a write fails, the reader is stopped and joined before this returns, so the source is no longer
+    in use when the caller closes it.
+    """
+    head = source.read(chunk_size)
+    if not head:
+        return 0
+    write(memoryview(head))
+    following = source.read(chunk_size)
+    if not following:
+        return len(head)
+    write(memoryview(following))
+    readinto = getattr(source, "readinto", None)
+
+    def fill(buffer: bytearray) -> int:
+        if readinto is not None:
+            return int(readinto(buffer) or 0)
+        data = source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    free: list[bytearray] = [bytearray(chunk_size) for _ in range(depth)]
+    filled: list[tuple[bytearray, int] | BaseException | None] = []
+    condition = threading.Condition()
+    stop = False
+
+    def reader() -> None:
+        try:
+            while True:
+                with condition:
+                    while not free and not stop:
+                        condition.wait()
+                    if stop:
+                        return
+                    buffer = free.pop()
+                count = fill(buffer)
+                with condition:
+                    filled.append((buffer, count) if count else None)
+                    condition.notify_all()
+                if not count:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the writing thread, which raises it
+            with condition:
+                filled.append(exc)
+                condition.notify_all()
+
+    thread = threading.Thread(target=reader, name="objstore-copy", daemon=True)
+    thread.start()
+    total = len(head) + len(following)
+    try:
+        while True:
+            with condition:
+                while not filled:
+                    condition.wait()
+                item = filled.pop(0)
+            if item is None:
+                return total
+            if isinstance(item, BaseException):
+                raise item
+            buffer, count = item
+            write(memoryview(buffer)[:count])
+            total += count
+            with condition:
+                free.append(buffer)
+                condition.notify_all()
+    finally:
+        with condition:
+            stop = True
+            condition.notify_all()
+        thread.join()
 
 
 def is_seekable(stream: Any) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from objstore.domain.keys import is_valid_key
-from objstore.domain.streams import CHUNK_SIZE
+from objstore.domain.streams import CHUNK_SIZE, copy_stream
 from objstore.domain.sync.planner import Entry
 
 __all__ = ["Filters", "LocalFolder", "local_token"]
@@ -189,9 +189,12 @@ class LocalFolder:
         digest = hashlib.sha256()
         try:
             with open(tmp, "xb") as handle:
-                while chunk := source.read(CHUNK_SIZE):
+
+                def sink(chunk: memoryview) -> None:
                     digest.update(chunk)
                     handle.write(chunk)
+
+                copy_stream(source, sink)
                 handle.flush()
                 os.fsync(handle.fileno())
             if mtime_ns is not None:
