@@ -204,11 +204,28 @@ _READ_PIECE = 1024 * 1024
 def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
     """Read up to ``size`` bytes into one buffer, tolerating short reads; fewer only at end of stream.
 
-    The buffer grows with what arrives (pieces of at most 1 MiB), so asking for a 16 MiB part of a 4 KiB file
-    costs 4 KiB, not a zeroed 16 MiB allocation.
+    A small object costs what it holds: the first piece (at most 1 MiB) is read as it comes, so asking for a
+    16 MiB part of a 4 KiB file costs 4 KiB, not a zeroed 16 MiB allocation. Once a whole first piece has come,
+    the buffer is made full size and filled in place (``readinto``), not grown by a copy per piece.
     """
-    buffer = bytearray()
-    while len(buffer) < size:
+    first = stream.read(min(size, _READ_PIECE))
+    buffer = bytearray(first or b"")
+    readinto = getattr(stream, "readinto", None)
+    if len(buffer) == _READ_PIECE and size > _READ_PIECE and readinto is not None:
+        filled = len(buffer)
+        buffer.extend(bytes(size - filled))
+        view = memoryview(buffer)
+        try:
+            while filled < size:
+                count = readinto(view[filled:])
+                if not count:
+                    break
+                filled += count
+        finally:
+            view.release()
+        del buffer[filled:]
+        return buffer
+    while buffer and len(buffer) < size:
         chunk = stream.read(min(size - len(buffer), _READ_PIECE))
         if not chunk:
             break
@@ -311,8 +328,16 @@ def prehash_sha256(stream: Any, first: bytes | bytearray) -> str:
     """SHA-256 of ``first`` plus the rest of a seekable stream, which is left where it was."""
     digest = hashlib.sha256(first)
     position = stream.tell()
-    while chunk := stream.read(CHUNK_SIZE):
-        digest.update(chunk)
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:  # one reused buffer: no allocation (and page faults) per MiB
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        while count := readinto(buffer):
+            digest.update(view[:count])
+        view.release()
+    else:
+        while chunk := stream.read(CHUNK_SIZE):
+            digest.update(chunk)
     stream.seek(position)
     return digest.hexdigest()
 
