@@ -14,7 +14,9 @@ import pytest
 
 from objstore import (
     AuthenticationError,
+    IntegrityError,
     ObjectAlreadyExists,
+    ObjectNotFound,
     ObjectStorageService,
     PreconditionFailed,
     Throttled,
@@ -180,3 +182,50 @@ def test_a_throttled_direct_put_is_tried_again_within_max_attempts(throttling: t
     assert caught.value.retryable
     assert caught.value.status == 503
     assert handler.seen == ["/b/k"]
+
+
+def test_a_body_read_to_the_end_gives_its_connection_back_and_one_left_unread_closes_it(
+    s3_server: Any, s3_bucket: str
+) -> None:
+    adapter = s3_adapter(s3_server, s3_bucket)
+    store = ObjectStorageService(adapter)
+    data = bytes(range(256)) * 8192  # 2 MiB: more than one read
+    store.put_object("", "body.bin", data)
+    direct = adapter._direct
+    assert direct is not None
+    idle_before = len(direct._idle)
+    assert store.get_object("", "body.bin") == data
+    assert len(direct._idle) == idle_before  # the connection went out and came back
+    kept = list(direct._idle)
+    with store.get_object_stream("", "body.bin") as stream:
+        assert stream.read(10) == data[:10]
+        in_use = [c for c in kept if c not in direct._idle]
+        assert len(in_use) == 1
+    assert in_use[0] not in direct._idle  # closed with 2 MiB unread, not pooled
+    assert in_use[0].sock is None
+    assert store.get_object("", "body.bin") == data
+
+
+@PATHS
+def test_both_paths_read_the_same(direct: bool, s3_server: Any, s3_bucket: str) -> None:
+    adapter = s3_adapter(s3_server, s3_bucket, direct_requests=direct)
+    store = ObjectStorageService(adapter)
+    store.put_object("", "r.bin", b"0123456789")
+    assert store.get_object("", "r.bin") == b"0123456789"
+    with store.get_object_stream("", "r.bin", start=3, end=7) as stream:
+        assert stream.read() == b"3456"
+    with store.get_object_stream("", "r.bin", start=20) as stream:
+        assert stream.read() == b""
+    with pytest.raises(ObjectNotFound) as caught:
+        store.get_object("", "absent.bin")
+    assert caught.value.status == 404
+    assert caught.value.request_id
+    raw = s3_server.client()
+    raw.put_object(
+        Bucket=s3_bucket,
+        Key=f"{adapter.config.base_prefix}/tampered.bin",
+        Body=b"not what was hashed",
+        Metadata={"objstore_sha256": "0" * 64},
+    )
+    with pytest.raises(IntegrityError):
+        store.get_object("", "tampered.bin")

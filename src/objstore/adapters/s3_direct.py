@@ -2,8 +2,9 @@
 
 botocore spends about 2 ms of CPU on each request (parameter validation, a dozen event hooks, endpoint rules,
 header objects, response parsing). For a large object that is nothing; for a folder of small files it is most
-of the work, and with the GIL it caps a push at a few hundred objects a second. This module sends the one
-request that dominates such a push, a single-request ``PutObject``, for about a tenth of that.
+of the work, and with the GIL it caps a sync at a few hundred objects a second. This module sends the requests
+that carry data (``PutObject``, ``UploadPart``, ``GetObject``) for about a tenth of that; everything else
+(listings, heads, deletes, copies, multipart bookkeeping) stays with botocore.
 
 It serves custom endpoints (S3-compatible stores), where an object's URL is plain: ``endpoint/bucket/key``, or
 ``bucket.endpoint/key`` when virtual-hosted. AWS itself, with its endpoint rules, stays with botocore. What is
@@ -32,6 +33,7 @@ import botocore.httpsession
 __all__ = ["DirectRequests"]
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
@@ -148,14 +150,42 @@ class DirectRequests:
         signed["user-agent"] = self._user_agent
         return self._send("PUT", f"{path}?{query}" if query else path, body, signed, operation=operation)
 
+    def get_object(self, bucket_key: str, headers: Mapping[str, str]) -> tuple[dict[str, str], PooledBody]:
+        """GET ``bucket_key`` (``headers`` may hold a ``range``): the response headers and the body to read.
+
+        The body holds its connection until it is read to the end (the connection then goes back to the pool)
+        or closed (a connection with unread data on it is closed, not reused).
+        """
+        path = self._path_prefix + urllib.parse.quote(bucket_key, safe="/~")
+        request_headers = {name.lower(): value for name, value in headers.items()}
+        signed = self._sign("GET", path, "", request_headers, _EMPTY_SHA256)
+        signed["user-agent"] = self._user_agent
+        connection, response = self._exchange("GET", path, None, signed)
+        response_headers = {name.lower(): value for name, value in response.getheaders()}
+        if response.status >= 300:
+            answer = self._finish(connection, response)
+            raise _client_error("GetObject", response.status, response_headers, answer)
+        return response_headers, PooledBody(self, connection, response)
+
     def _send(
         self, method: str, path: str, body: bytes | bytearray, headers: dict[str, str], *, operation: str
     ) -> dict[str, str]:
+        connection, response = self._exchange(method, path, body, headers)
+        answer = self._finish(connection, response)
+        response_headers = {name.lower(): value for name, value in response.getheaders()}
+        if response.status >= 300:
+            raise _client_error(operation, response.status, response_headers, answer)
+        return response_headers
+
+    def _exchange(
+        self, method: str, path: str, body: bytes | bytearray | None, headers: dict[str, str]
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Send a request and read the status line and headers, on a pooled connection or a new one."""
         connection, reused = self._checkout()
         try:
             try:
                 connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
+                return connection, connection.getresponse()
             except _STALE_CONNECTION:
                 if not reused:
                     raise
@@ -164,19 +194,26 @@ class DirectRequests:
                 connection.close()
                 connection = self._connect()
                 connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
+                return connection, connection.getresponse()
+        except BaseException:
+            connection.close()
+            raise
+
+    def _finish(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse) -> bytes:
+        """Read the rest of a response; the connection goes back to the pool if the server keeps it open."""
+        try:
             answer = response.read()
         except BaseException:
             connection.close()
             raise
-        response_headers = {name.lower(): value for name, value in response.getheaders()}
-        if response.will_close:
+        self._release(connection, response)
+        return answer
+
+    def _release(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+        if response.will_close or not response.isclosed():
             connection.close()
         else:
             self._checkin(connection)
-        if response.status >= 300:
-            raise _client_error(operation, response.status, response_headers, answer)
-        return response_headers
 
     def _checkout(self) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
@@ -240,6 +277,43 @@ class DirectRequests:
                 self._signing_keys.clear()
             self._signing_keys[(secret, day)] = cached
         return cached
+
+
+class PooledBody:
+    """A response body that gives its connection back to the pool once read to the end."""
+
+    def __init__(
+        self, owner: DirectRequests, connection: http.client.HTTPConnection, response: http.client.HTTPResponse
+    ) -> None:
+        self._owner = owner
+        self._connection: http.client.HTTPConnection | None = connection
+        self._response = response
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._response.read(None if size is None or size < 0 else size)
+        if not data or self._response.isclosed():
+            self._done()
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._response.readinto(buffer)
+        if not count or self._response.isclosed():
+            self._done()
+        return count
+
+    def close(self) -> None:
+        """Stop reading: a connection with unread data on it cannot carry another request, so it is closed."""
+        if self._connection is not None:
+            if not self._response.isclosed():
+                self._connection.close()
+                self._connection = None
+            else:
+                self._done()
+
+    def _done(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            self._owner._release(connection, self._response)
 
 
 def _client_error(
