@@ -229,3 +229,33 @@ def test_both_paths_read_the_same(direct: bool, s3_server: Any, s3_bucket: str) 
     )
     with pytest.raises(IntegrityError):
         store.get_object("", "tampered.bin")
+
+
+@pytest.mark.parametrize("hierarchical", [False, True], ids=["flat", "by-folder"])
+def test_both_paths_list_the_same(hierarchical: bool, s3_server: Any, s3_bucket: str) -> None:
+    prefix = f"listing/{uuid.uuid4().hex}"
+    keys = [
+        "a b.txt",
+        "a+b.txt",
+        "a%20b.txt",
+        "naïve/€ 1.txt",
+        "deep/er/still/x.bin",
+        "deep/y.bin",
+        "z~tilde&amp;.txt",
+        *[f"many/{i:03d}.bin" for i in range(25)],
+    ]
+    writer = ObjectStorageService(s3_adapter(s3_server, s3_bucket, base_prefix=prefix))
+    for key in keys:
+        writer.put_object("", key, key.encode())
+    seen = {}
+    for direct in (True, False):
+        adapter = s3_adapter(
+            s3_server, s3_bucket, base_prefix=prefix, direct_requests=direct, hierarchical=hierarchical
+        )
+        assert (adapter._direct is not None) is direct
+        flat = [(i.key, i.size, i.etag, i.last_modified) for i in adapter.iter_objects("", page_size=7)]
+        top = [(i.key, i.is_prefix) for i in adapter.iter_objects("", recursive=False, page_size=3)]
+        seen[direct] = (flat, top)
+    assert seen[True] == seen[False]
+    assert sorted(key for key, *_ in seen[True][0]) == sorted(keys)
+    assert all(when is not None and when.tzinfo is not None for *_, when in seen[True][0])

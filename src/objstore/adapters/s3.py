@@ -602,8 +602,22 @@ class S3Adapter(IObjectStorageAdapter):
         if page_size:
             args["MaxKeys"] = page_size
         label = self._root.relative(bucket_prefix) or None
+        direct = self._direct
         while True:
-            page = self._call(label, lambda: self._client.list_objects_v2(**args))
+            if direct is not None:
+                page = self._call(
+                    label,
+                    lambda: self._direct_attempts(
+                        lambda: direct.list_objects_v2(
+                            bucket_prefix,
+                            delimiter=args.get("Delimiter"),
+                            max_keys=page_size,
+                            token=args.get("ContinuationToken"),
+                        )
+                    ),
+                )
+            else:
+                page = self._call(label, lambda: self._client.list_objects_v2(**args))
             entries = []
             for item in page.get("Contents", ()):
                 relative = self._root.relative(item["Key"])
@@ -613,7 +627,7 @@ class S3Adapter(IObjectStorageAdapter):
                             key=relative,
                             size=int(item.get("Size", 0)),
                             etag=str(item.get("ETag", "")).strip('"') or None,
-                            last_modified=item.get("LastModified"),
+                            last_modified=_timestamp(item["LastModified"]) if direct else item.get("LastModified"),
                         )
                     )
             for item in page.get("CommonPrefixes", ()):
