@@ -10,6 +10,7 @@ import pytest
 from objstore.adapters.s3 import S3Adapter, S3Config
 from objstore.ports.storage import IObjectStorageAdapter
 from objstore.testing.conformance import ObjectStoreConformance
+from tests.harness.servers import free_port
 
 MiB = 1024 * 1024
 
@@ -29,6 +30,20 @@ def s3_adapter(endpoint: Any, bucket: str, **options: Any) -> S3Adapter:
         # SeaweedFS keeps real folders: it lists them in folder order and shows emptied ones for a while
         # (see docs/adapters/s3.md).
         "hierarchical": True,
+    }
+    settings.update(options)
+    return S3Adapter(S3Config(**settings))
+
+
+def dead_s3_adapter(**options: Any) -> S3Adapter:
+    """An S3 store whose endpoint nothing listens on: one try, a one-second connect timeout."""
+    settings: dict[str, Any] = {
+        "bucket": "any",
+        "endpoint_url": f"http://127.0.0.1:{free_port()}",
+        "access_key_id": "k",
+        "secret_access_key": "s",
+        "max_attempts": 1,
+        "connect_timeout": 1,
     }
     settings.update(options)
     return S3Adapter(S3Config(**settings))

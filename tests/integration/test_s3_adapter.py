@@ -26,10 +26,10 @@ from objstore import (
     ObjectStorageService,
     TransientError,
 )
-from objstore.adapters.s3 import S3Adapter, S3Config
+from objstore.adapters.s3 import S3Adapter
 from objstore.ports.credentials import Credentials, ICredentialsProvider
 from objstore.testing.conformance import PatternStream, ShortReadStream
-from tests.conformance.test_s3 import s3_adapter
+from tests.conformance.test_s3 import dead_s3_adapter, s3_adapter
 from tests.harness.servers import free_port
 
 MiB = 1024 * 1024
@@ -268,16 +268,7 @@ def test_create_bucket_on_request(s3_server: Any) -> None:
 
 
 def test_a_dead_server_is_a_transient_error(s3_server: Any) -> None:
-    adapter = S3Adapter(
-        S3Config(
-            bucket="any",
-            endpoint_url=f"http://127.0.0.1:{free_port()}",
-            access_key_id="k",
-            secret_access_key="s",
-            max_attempts=1,
-            connect_timeout=1,
-        )
-    )
+    adapter = dead_s3_adapter()
     with pytest.raises(TransientError) as caught:
         ObjectStorageService(adapter).get_object("", "k")
     assert caught.value.retryable

@@ -23,8 +23,7 @@ from objstore import (
     TransientError,
 )
 from objstore.adapters.s3 import S3Adapter, S3Config
-from tests.conformance.test_s3 import s3_adapter
-from tests.harness.servers import free_port
+from tests.conformance.test_s3 import dead_s3_adapter, s3_adapter
 
 PATHS = pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])
 
@@ -102,17 +101,7 @@ def test_both_paths_raise_the_same_errors(direct: bool, s3_server: Any, s3_bucke
     with pytest.raises(AuthenticationError) as caught:
         wrong.put_object("", "k", b"x")
     assert "not-it" not in str(caught.value)
-    dead = S3Adapter(
-        S3Config(
-            bucket="any",
-            endpoint_url=f"http://127.0.0.1:{free_port()}",
-            access_key_id="k",
-            secret_access_key="s",
-            max_attempts=1,
-            connect_timeout=1,
-            direct_requests=direct,
-        )
-    )
+    dead = dead_s3_adapter(direct_requests=direct)
     with pytest.raises(TransientError):
         ObjectStorageService(dead).put_object("", "k", b"x")
 

@@ -332,6 +332,16 @@ def _timestamp(value: Any) -> datetime:
     return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)  # type: ignore[no-any-return]
 
 
+# PutObject's parameters (as _object_args and the conditions name them) and the headers they are sent as.
+_HEADER_OF = {
+    "ContentType": "content-type",
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
+    "IfNoneMatch": "if-none-match",
+    "IfMatch": "if-match",
+}
+
+
 def _md5_b64(data: bytes | bytearray) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
@@ -722,16 +732,34 @@ class S3Adapter(IObjectStorageAdapter):
         if_match: str | None,
     ) -> ObjectInfo:
         sha256 = hashlib.sha256(data).hexdigest() if self.config.store_sha256 else None
-        if self._direct is not None:
-            headers = self._direct_put_headers(data, content_type, metadata, sha256, if_none_match, if_match)
+        attributes = self._object_args(content_type, metadata, sha256)
+        conditions: dict[str, str] = {}
+        if if_none_match:
+            conditions["IfNoneMatch"] = if_none_match
+        if if_match:
+            conditions["IfMatch"] = f'"{if_match}"'
+        direct = self._direct
+        if direct is not None:
+            headers = {"content-md5": _md5_b64(data)}
+            for name, value in {**attributes, **conditions}.items():
+                if name == "Metadata":
+                    headers.update({f"x-amz-meta-{key}": item for key, item in value.items()})
+                else:
+                    headers[_HEADER_OF[name]] = value
             answer = self._call(
                 relative,
-                lambda: self._direct_attempts(lambda: self._direct.put_object(bucket_key, data, headers)),  # type: ignore[union-attr]
+                lambda: self._direct_attempts(lambda: direct.put_object(bucket_key, data, headers)),
                 conditional_create=bool(if_none_match),
             )
             etag = answer.get("etag", "")
         else:
-            etag = self._sdk_put(bucket_key, data, content_type, metadata, sha256, if_none_match, if_match, relative)
+            args = {"Bucket": self.config.bucket, "Key": bucket_key, "Body": data, "ContentMD5": _md5_b64(data)}
+            response = self._call(
+                relative,
+                lambda: self._client.put_object(**args, **attributes, **conditions),
+                conditional_create=bool(if_none_match),
+            )
+            etag = str(response.get("ETag", ""))
         return ObjectInfo(
             key=relative,
             size=len(data),
@@ -740,56 +768,6 @@ class S3Adapter(IObjectStorageAdapter):
             metadata=dict(metadata or {}),
             checksum_sha256=sha256,
         )
-
-    def _sdk_put(
-        self,
-        bucket_key: str,
-        data: bytes | bytearray,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        sha256: str | None,
-        if_none_match: str | None,
-        if_match: str | None,
-        relative: str,
-    ) -> str:
-        args = {
-            "Bucket": self.config.bucket,
-            "Key": bucket_key,
-            "Body": data,
-            "ContentMD5": _md5_b64(data),
-            **self._object_args(content_type, metadata, sha256),
-        }
-        if if_none_match:
-            args["IfNoneMatch"] = if_none_match
-        if if_match:
-            args["IfMatch"] = f'"{if_match}"'
-        response = self._call(relative, lambda: self._client.put_object(**args), conditional_create=bool(if_none_match))
-        return str(response.get("ETag", ""))
-
-    def _direct_put_headers(
-        self,
-        data: bytes | bytearray,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        sha256: str | None,
-        if_none_match: str | None,
-        if_match: str | None,
-    ) -> dict[str, str]:
-        """The headers botocore would send for the same ``PutObject`` (the payload hash is added when signing)."""
-        headers = {"content-md5": _md5_b64(data)}
-        for name, value in self._object_args(content_type, metadata, sha256)["Metadata"].items():
-            headers[f"x-amz-meta-{name}"] = value
-        if content_type:
-            headers["content-type"] = content_type
-        if self.config.sse is not None:
-            headers["x-amz-server-side-encryption"] = self.config.sse
-            if self.config.sse_kms_key_id:
-                headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.config.sse_kms_key_id
-        if if_none_match:
-            headers["if-none-match"] = if_none_match
-        if if_match:
-            headers["if-match"] = f'"{if_match}"'
-        return headers
 
     def _direct_attempts(self, send: Callable[[], T]) -> T:
         """Try a direct request up to ``max_attempts`` times on throttling and transient failures, as the SDK does."""
