@@ -152,3 +152,24 @@ def test_downloads_are_written_out_of_sight_and_a_killed_writers_leftovers_are_r
     assert (tmp_path / "sub" / "new.txt").read_bytes() == b"whole"
     assert not any(path.exists() for path in abandoned)
     assert live.exists()  # its writer is still running
+
+
+def test_the_deepest_tree_keys_allow_is_walked_and_what_lies_deeper_is_reported(tmp_path: Path) -> None:
+    from objstore.domain.sync.local import LocalFolder
+
+    root = tmp_path / "tree"
+    deep = root.joinpath(*["d"] * 510)  # "d/" x 510 + "bottom.txt": 1,030 bytes, over the key limit
+    (deep / "d" / "d").mkdir(parents=True)
+    (deep / "bottom.txt").write_bytes(b"too deep")
+    (root.joinpath(*["d"] * 500) / "ok.txt").write_bytes(b"deep")
+    (root / "d" / "top.txt").write_bytes(b"top")
+    (root / "a.txt").write_bytes(b"a")
+    folder = LocalFolder(root)
+    keys = [entry.key for entry in folder.entries()]
+    ok = "d/" * 500 + "ok.txt"
+    assert keys == ["a.txt", ok, "d/top.txt"]  # key order: "d/d/..." sorts before "d/top.txt"
+    assert any("d/" * 510 in problem and "no object key can carry" in problem for problem in folder.problems)
+    store = ObjectStorageFactory.from_url("memory://")
+    report = store.push(str(root), "")
+    assert store.get_object("", ok) == b"deep"
+    assert report.problems

@@ -114,9 +114,30 @@ class LocalFolder:
         if not self.root.is_dir():
             raise FileNotFoundError(f"the local folder {str(self.root)!r} does not exist")
         top = os.stat(self.root)
-        yield from self._walk(str(self.root), "", {(top.st_dev, top.st_ino)})
+        # An explicit stack, not recursion: a tree of any depth is walked (Python's recursion limit stopped a
+        # recursive walk at about 900 levels). The folders being walked are the ones a link must not lead back to.
+        ancestors = {(top.st_dev, top.st_ino)}
+        stack = [(iter(self._scan(str(self.root), "")), (top.st_dev, top.st_ino))]
+        while stack:
+            items, ident = stack[-1]
+            item = next(items, None)
+            if item is None:
+                stack.pop()
+                ancestors.discard(ident)
+                continue
+            key, path, st, is_dir = item
+            if is_dir:
+                inner = (st.st_dev, st.st_ino)
+                if inner in ancestors:
+                    self.problems.append(f"{key}: symbolic link loop (skipped)")
+                    continue
+                ancestors.add(inner)
+                stack.append((iter(self._scan(path, key)), inner))
+            elif self.filters.allows(key):
+                yield Entry(key, st.st_size, local_token(st), st.st_mtime_ns)
 
-    def _walk(self, folder: str, prefix: str, ancestors: set[tuple[int, int]]) -> Iterator[Entry]:
+    def _scan(self, folder: str, prefix: str) -> list[tuple[str, str, os.stat_result, bool]]:
+        """One folder's entries, as (key, path, stat, is a folder), in the order of the keys they produce."""
         items: list[tuple[str, str, os.stat_result, bool]] = []
         try:
             with os.scandir(folder) as scan:
@@ -149,15 +170,7 @@ class LocalFolder:
             self.problems.append(f"{prefix or '.'}: cannot be read ({exc.strerror})")
             raise
         items.sort(key=lambda item: item[0])  # "a/" after "a-c": the order of the keys the entries produce
-        for key, path, st, is_dir in items:
-            if is_dir:
-                ident = (st.st_dev, st.st_ino)
-                if ident in ancestors:
-                    self.problems.append(f"{key}: symbolic link loop (skipped)")
-                    continue
-                yield from self._walk(path, key, ancestors | {ident})
-            elif self.filters.allows(key):
-                yield Entry(key, st.st_size, local_token(st), st.st_mtime_ns)
+        return items
 
     # --- reading and writing files ---------------------------------------------------------------------------
 
