@@ -390,7 +390,7 @@ def test_upload_in_parts_stops_at_the_first_failure() -> None:
 def test_listing_timestamps_are_parsed_without_dateutil_and_agree_with_it() -> None:
     import botocore.parsers
 
-    from objstore.adapters.s3 import _timestamp
+    from objstore.adapters.s3_direct import parse_timestamp as _timestamp
 
     for text in ("2026-11-21T17:31:00.000Z", "2026-11-21T17:31:00Z", "2026-11-21T17:31:00.123456+02:00"):
         assert _timestamp(text) == botocore.parsers.DEFAULT_TIMESTAMP_PARSER(text)

@@ -47,6 +47,7 @@ from objstore.domain.errors import (
     TransientError,
 )
 from objstore.domain.keys import join_key
+from objstore.domain.listing import FolderItem, walk_files
 from objstore.domain.models import Capabilities, ObjectInfo
 from objstore.domain.streams import CHUNK_SIZE, HashingReader, LimitedReader, resolve_range
 from objstore.ports.storage import IObjectStorageAdapter, build_config
@@ -320,39 +321,21 @@ class FilesystemAdapter(IObjectStorageAdapter):
         yield from self._walk(real, f"{base_key}/" if base_key else "", recursive)
 
     def _walk(self, top: str, top_key: str, recursive: bool) -> Iterator[ObjectInfo]:
-        """Depth-first walk yielding objects in key order, with an explicit stack (deep trees are fine).
+        """Objects in key order: every file below ``top`` (``walk_files``), or one level with its sub-folders.
 
-        Entries of a folder are sorted by name, folders as ``name/``, which is exactly the order of the
-        keys they produce. Links are followed only inside the root; a folder already on the current path (a
-        link cycle) is not entered again.
+        Links are followed only inside the root (``_scan``); a link cycle is not entered again.
         """
-        top_stat = os.stat(top)
-        stack: list[tuple[Iterator[tuple[str, str, os.stat_result, bool]], str, tuple[int, int]]] = [
-            (iter(self._scan(top, top_key)), top_key, (top_stat.st_dev, top_stat.st_ino))
-        ]
-        on_path = {(top_stat.st_dev, top_stat.st_ino)}
-        while stack:
-            entries, _, ident = stack[-1]
-            item = next(entries, None)
-            if item is None:
-                stack.pop()
-                on_path.discard(ident)
-                continue
-            key, path, st, is_dir = item
+        if recursive:
+            for key, _path, st, _is_dir in walk_files(top, top_key, self._scan):
+                yield _info(key, st, {})
+            return
+        for key, path, st, is_dir in self._scan(top, top_key):
             if not is_dir:
                 yield _info(key, st, {})
-                continue
-            if not recursive:
-                if self._has_objects(path):
-                    yield ObjectInfo(key=key + "/", is_prefix=True)
-                continue
-            child_ident = (st.st_dev, st.st_ino)
-            if child_ident in on_path:
-                continue  # a link back to a folder we are inside: a cycle
-            on_path.add(child_ident)
-            stack.append((iter(self._scan(path, key + "/")), key, child_ident))
+            elif self._has_objects(path):
+                yield ObjectInfo(key=key + "/", is_prefix=True)
 
-    def _scan(self, folder: str, folder_key: str) -> list[tuple[str, str, os.stat_result, bool]]:
+    def _scan(self, folder: str, folder_key: str) -> list[FolderItem]:
         """List one folder: (key, path, stat, is_dir) of each usable entry, sorted in key order."""
         found = []
         try:

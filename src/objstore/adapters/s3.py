@@ -20,7 +20,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import IO, Any, BinaryIO, TypeVar
 
 try:
@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the factory's miss
     raise ModuleNotFoundError(str(exc), name="boto3") from exc
 
 import objstore
-from objstore.adapters.s3_direct import DirectRequests
+from objstore.adapters.s3_direct import DirectRequests, parse_timestamp
 from objstore.domain.backoff import backoff_delay
 from objstore.domain.errors import (
     AuthenticationError,
@@ -320,18 +320,6 @@ class _ProviderLoader(botocore.credentials.CredentialProvider):  # type: ignore[
         return self._credentials
 
 
-def _timestamp(value: Any) -> datetime:
-    """S3's ISO 8601 times (``2026-11-21T17:31:00.000Z``) without dateutil; anything else the default way."""
-    if isinstance(value, str) and "T" in value:
-        try:
-            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-        except ValueError:
-            pass
-        else:
-            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
-    return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)  # type: ignore[no-any-return]
-
-
 # PutObject's parameters (as _object_args and the conditions name them) and the headers they are sent as.
 _HEADER_OF = {
     "ContentType": "content-type",
@@ -385,7 +373,7 @@ class S3Adapter(IObjectStorageAdapter):
         config = self.config
         session = boto3.session.Session(profile_name=config.profile_name)
         # Listings parse a timestamp per key; botocore's default (dateutil) is most of a large listing's CPU.
-        session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+        session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
         endpoint = self._endpoint_url()
         custom_endpoint = bool(endpoint)
         region = config.region_name or session.region_name or ("us-east-1" if custom_endpoint else None)
@@ -547,9 +535,7 @@ class S3Adapter(IObjectStorageAdapter):
         direct = self._direct
         if direct is not None:
             headers = {"range": header} if header is not None else {}
-            answer, body = self._call(
-                relative, lambda: self._direct_attempts(lambda: direct.get_object(bucket_key, headers))
-            )
+            answer, body = self._direct_call(relative, lambda: direct.get_object(bucket_key, headers))
             sha256 = answer.get(f"x-amz-meta-{SHA256_METADATA}")
             return body, int(answer.get("content-length", 0)), answer.get("etag", ""), sha256
         args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": bucket_key}
@@ -615,15 +601,13 @@ class S3Adapter(IObjectStorageAdapter):
         direct = self._direct
         while True:
             if direct is not None:
-                page = self._call(
+                page = self._direct_call(
                     label,
-                    lambda: self._direct_attempts(
-                        lambda: direct.list_objects_v2(
-                            bucket_prefix,
-                            delimiter=args.get("Delimiter"),
-                            max_keys=page_size,
-                            token=args.get("ContinuationToken"),
-                        )
+                    lambda: direct.list_objects_v2(
+                        bucket_prefix,
+                        delimiter=args.get("Delimiter"),
+                        max_keys=page_size,
+                        token=args.get("ContinuationToken"),
                     ),
                 )
             else:
@@ -637,7 +621,7 @@ class S3Adapter(IObjectStorageAdapter):
                             key=relative,
                             size=int(item.get("Size", 0)),
                             etag=str(item.get("ETag", "")).strip('"') or None,
-                            last_modified=_timestamp(item["LastModified"]) if direct else item.get("LastModified"),
+                            last_modified=item.get("LastModified"),
                         )
                     )
             for item in page.get("CommonPrefixes", ()):
@@ -746,10 +730,8 @@ class S3Adapter(IObjectStorageAdapter):
                     headers.update({f"x-amz-meta-{key}": item for key, item in value.items()})
                 else:
                     headers[_HEADER_OF[name]] = value
-            answer = self._call(
-                relative,
-                lambda: self._direct_attempts(lambda: direct.put_object(bucket_key, data, headers)),
-                conditional_create=bool(if_none_match),
+            answer = self._direct_call(
+                relative, lambda: direct.put_object(bucket_key, data, headers), conditional_create=bool(if_none_match)
             )
             etag = answer.get("etag", "")
         else:
@@ -769,18 +751,23 @@ class S3Adapter(IObjectStorageAdapter):
             checksum_sha256=sha256,
         )
 
-    def _direct_attempts(self, send: Callable[[], T]) -> T:
-        """Try a direct request up to ``max_attempts`` times on throttling and transient failures, as the SDK does."""
-        attempt = 1
-        while True:
-            try:
-                return send()
-            except Exception as exc:
-                error = translate_error(exc, key=None)
-                if attempt >= self.config.max_attempts or not isinstance(error, TransientError | Throttled):
-                    raise
-                time.sleep(backoff_delay(attempt, error))
-                attempt += 1
+    def _direct_call(self, key: str | None, send: Callable[[], T], *, conditional_create: bool = False) -> T:
+        """A direct request, as ``_call`` runs an SDK one, tried up to ``max_attempts`` times on throttling and
+        transient failures (what the SDK's own retries do for its requests)."""
+
+        def attempts() -> T:
+            attempt = 1
+            while True:
+                try:
+                    return send()
+                except Exception as exc:
+                    error = translate_error(exc, key=None)
+                    if attempt >= self.config.max_attempts or not isinstance(error, TransientError | Throttled):
+                        raise
+                    time.sleep(backoff_delay(attempt, error))
+                    attempt += 1
+
+        return self._call(key, attempts, conditional_create=conditional_create)
 
     def _put_multipart(
         self,
@@ -834,10 +821,7 @@ class S3Adapter(IObjectStorageAdapter):
         def send(number: int, data: bytes | bytearray) -> dict[str, Any]:
             direct = self._direct
             if direct is not None:
-                answer = self._call(
-                    relative,
-                    lambda: self._direct_attempts(lambda: direct.upload_part(bucket_key, upload_id, number, data)),
-                )
+                answer = self._direct_call(relative, lambda: direct.upload_part(bucket_key, upload_id, number, data))
                 return {"PartNumber": number, "ETag": answer.get("etag", "")}
             response = self._call(
                 relative,

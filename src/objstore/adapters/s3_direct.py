@@ -24,13 +24,15 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 from xml.etree import ElementTree
 
 import botocore.exceptions
 import botocore.httpsession
+import botocore.parsers
 
-__all__ = ["DirectRequests"]
+__all__ = ["DirectRequests", "PooledBody", "parse_timestamp"]
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -342,6 +344,18 @@ class PooledBody:
             self._owner._release(connection, self._response)
 
 
+def parse_timestamp(value: Any) -> datetime:
+    """S3's ISO 8601 times (``2026-11-21T17:31:00.000Z``) without dateutil; anything else the default way."""
+    if isinstance(value, str) and "T" in value:
+        try:
+            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)  # type: ignore[no-any-return]
+
+
 def _encode(value: str) -> str:
     return urllib.parse.quote(value, safe="-_.~")
 
@@ -362,7 +376,7 @@ def _parse_listing(answer: bytes) -> dict[str, Any]:
             "Key": key(item.findtext(f"{ns}Key")),
             "Size": int(item.findtext(f"{ns}Size") or 0),
             "ETag": item.findtext(f"{ns}ETag") or "",
-            "LastModified": item.findtext(f"{ns}LastModified"),
+            "LastModified": parse_timestamp(item.findtext(f"{ns}LastModified")),
         }
         for item in root.iterfind(f"{ns}Contents")
     ]

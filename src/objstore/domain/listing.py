@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 
 from objstore.domain.models import ObjectInfo
 
-__all__ = ["in_key_order", "name_of", "page_in_name_order"]
+__all__ = ["FolderItem", "in_key_order", "name_of", "page_in_name_order", "walk_files"]
+
+FolderItem = tuple[str, str, os.stat_result, bool]
+"""One entry of a local folder: (key, path, stat, is a folder)."""
 
 
 def name_of(entry: ObjectInfo) -> str:
@@ -37,3 +41,37 @@ def in_key_order(entries: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
             yield heapq.heappop(held)[2]
     while held:
         yield heapq.heappop(held)[2]
+
+
+def walk_files(
+    top: str,
+    top_key: str,
+    scan: Callable[[str, str], list[FolderItem]],
+    on_loop: Callable[[str], None] = lambda key: None,
+) -> Iterator[FolderItem]:
+    """The files under local folder ``top``, depth first, in key order; folders are entered, not yielded.
+
+    ``scan(folder, prefix)`` lists one folder in the order of the keys its entries produce (a folder sorts as
+    ``name/``). An explicit stack, not recursion, so any depth is walked. A folder already being walked (a link
+    back up the tree) is not entered again; ``on_loop`` is told its key.
+    """
+    top_stat = os.stat(top)
+    on_path = {(top_stat.st_dev, top_stat.st_ino)}
+    stack = [(iter(scan(top, top_key)), (top_stat.st_dev, top_stat.st_ino))]
+    while stack:
+        items, ident = stack[-1]
+        item = next(items, None)
+        if item is None:
+            stack.pop()
+            on_path.discard(ident)
+            continue
+        key, path, st, is_dir = item
+        if not is_dir:
+            yield item
+            continue
+        inner = (st.st_dev, st.st_ino)
+        if inner in on_path:
+            on_loop(key)
+            continue
+        on_path.add(inner)
+        stack.append((iter(scan(path, key if key.endswith("/") else key + "/")), inner))

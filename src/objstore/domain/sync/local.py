@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from objstore.domain.keys import is_valid_key
+from objstore.domain.listing import FolderItem, walk_files
 from objstore.domain.streams import CHUNK_SIZE, copy_stream
 from objstore.domain.sync.planner import Entry
 
@@ -113,32 +114,16 @@ class LocalFolder:
         """Every file under the root, in key order; loops, broken links and unnameable files are reported."""
         if not self.root.is_dir():
             raise FileNotFoundError(f"the local folder {str(self.root)!r} does not exist")
-        top = os.stat(self.root)
-        # An explicit stack, not recursion: a tree of any depth is walked (Python's recursion limit stopped a
-        # recursive walk at about 900 levels). The folders being walked are the ones a link must not lead back to.
-        ancestors = {(top.st_dev, top.st_ino)}
-        stack = [(iter(self._scan(str(self.root), "")), (top.st_dev, top.st_ino))]
-        while stack:
-            items, ident = stack[-1]
-            item = next(items, None)
-            if item is None:
-                stack.pop()
-                ancestors.discard(ident)
-                continue
-            key, path, st, is_dir = item
-            if is_dir:
-                inner = (st.st_dev, st.st_ino)
-                if inner in ancestors:
-                    self.problems.append(f"{key}: symbolic link loop (skipped)")
-                    continue
-                ancestors.add(inner)
-                stack.append((iter(self._scan(path, key)), inner))
-            elif self.filters.allows(key):
+        for key, _path, st, _is_dir in walk_files(str(self.root), "", self._scan, self._loop):
+            if self.filters.allows(key):
                 yield Entry(key, st.st_size, local_token(st), st.st_mtime_ns)
 
-    def _scan(self, folder: str, prefix: str) -> list[tuple[str, str, os.stat_result, bool]]:
+    def _loop(self, key: str) -> None:
+        self.problems.append(f"{key}: symbolic link loop (skipped)")
+
+    def _scan(self, folder: str, prefix: str) -> list[FolderItem]:
         """One folder's entries, as (key, path, stat, is a folder), in the order of the keys they produce."""
-        items: list[tuple[str, str, os.stat_result, bool]] = []
+        items: list[FolderItem] = []
         try:
             with os.scandir(folder) as scan:
                 for item in scan:
