@@ -28,6 +28,15 @@ def s3_bucket(s3_server: object) -> str:
 
 
 @pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """moto_server (see tests/harness/moto.py): for keys SeaweedFS refuses or rewrites."""
+    from tests.harness.moto import start_moto
+
+    with running("moto_server", lambda: start_moto(tmp_path_factory.mktemp("moto"))) as value:
+        yield value
+
+
+@pytest.fixture(scope="session")
 def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """fake-gcs-server (see tests/harness/gcs.py); yields its endpoint URL."""
     from tests.harness.gcs import start_fake_gcs

@@ -27,6 +27,7 @@ from objstore.domain import (
     ObjectStorageService,
     PermissionDenied,
     PreconditionFailed,
+    ProtocolError,
     Throttled,
     TransientError,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "ObjectStorageService",
     "PermissionDenied",
     "PreconditionFailed",
+    "ProtocolError",
     "SyncReport",
     "Throttled",
     "TransientError",

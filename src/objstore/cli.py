@@ -10,10 +10,12 @@ Exit codes: 0 done; 1 some operations failed (or conflicts were left); 2 usage, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -51,17 +53,26 @@ def default_store_url() -> str:
 _layers: dict[str, Any] = {}
 
 
-def open_store(url: str | None, **options: Any) -> ObjectStorageService:
-    """The store named, else the configured one (OBJSTORE_URL, Naas settings), else the embedded default."""
+def open_store(url: str | None, *, read_only: bool = False, **options: Any) -> ObjectStorageService:
+    """The store named, else the configured one (OBJSTORE_URL, Naas settings), else the embedded default.
+
+    ``read_only``: for commands that only read (ls, cat, stat, share): a folder store's folder is not created.
+    """
     options = {**_layers, **options}
     if url:
-        return ObjectStorageFactory.from_url(url, **options)
+        return ObjectStorageFactory.from_url(url, **_read_only(url, read_only), **options)
     try:
         return ObjectStorageFactory.from_env(**options)
     except ConfigurationError as exc:
         if "no store configured" not in exc.message:
             raise
+    # The embedded default store reads as empty until the first push creates it (nothing is made by a read).
     return ObjectStorageFactory.from_url(default_store_url(), **options)
+
+
+def _read_only(url: str, read_only: bool) -> dict[str, Any]:
+    is_folder = "://" not in url or url.lower().startswith("file:")
+    return {"create": False} if read_only and is_folder else {}
 
 
 @contextmanager
@@ -138,6 +149,8 @@ class _Progress:
 def _finish(report: SyncReport, json_output: bool, quiet: bool) -> None:
     if json_output:
         click.echo(report.to_json())
+        for key, reason in sorted(report.skipped.items()):
+            click.echo(f"objstore: NOT SYNCED: {key}: {reason}", err=True)
     else:
         if report.dry_run:
             for action in report.plan:
@@ -170,6 +183,12 @@ def sync_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--force", is_flag=True, help="Allow large deletes; overwrite changes made on the other side."
             ),
+            click.option(
+                "--state-dir",
+                envvar="OBJSTORE_STATE_DIR",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Where sync states are kept (default: $XDG_STATE_HOME/objstore; never in the synced folder).",
+            ),
             click.option("--json", "json_output", is_flag=True, help="Print the report (and plan) as JSON."),
             click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
         ]
@@ -195,10 +214,28 @@ class _Commands(click.Group):
         except click.ClickException as exc:
             click.echo(f"objstore: error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
-            click.echo("objstore: interrupted", err=True)
-            sys.exit(EXIT_FAILED)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            # Transfers in flight were finished and the state saved (what was done is not redone on a rerun).
+            signum = _received_signal or signal.SIGINT
+            click.echo(f"objstore: interrupted ({signal.Signals(signum).name})", err=True)
+            sys.exit(128 + signum)
         sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+
+_received_signal: int | None = None
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    """SIGINT and SIGTERM stop a command the same way: as an interrupt, cleaned up, exit code 128 + the signal."""
+    global _received_signal
+    _received_signal = signum
+    raise KeyboardInterrupt
+
+
+def _handle_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread (an embedding application)
+            signal.signal(signum, _on_signal)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -241,6 +278,7 @@ def main(
     faults: str | None,
 ) -> None:
     """objstore: one API over every object store, and a folder sync you can trust."""
+    _handle_signals()
     _layers.clear()
     if retries is not None:
         _layers.update(retry=retries > 0, retry_attempts=retries + 1)
@@ -308,7 +346,7 @@ def pull(arguments: tuple[str, ...], prefix: str, delete: bool, **options: Any) 
 def list_command(prefix: str, store: str | None, recursive: bool, long_format: bool, json_output: bool) -> None:
     """List objects and sub-prefixes under a prefix."""
     with handled(json_output):
-        for info in open_store(store).iter_objects(prefix, recursive=recursive):
+        for info in open_store(store, read_only=True).iter_objects(prefix, recursive=recursive):
             if json_output:
                 click.echo(
                     json.dumps({"key": info.key, "size": info.size, "etag": info.etag, "prefix": info.is_prefix})
@@ -325,7 +363,7 @@ def list_command(prefix: str, store: str | None, recursive: bool, long_format: b
 @click.option("--store", "-s")
 def cat(key: str, store: str | None) -> None:
     """Write an object's content to standard output."""
-    with handled(), open_store(store).get_object_stream("", key) as stream:
+    with handled(), open_store(store, read_only=True).get_object_stream("", key) as stream:
         copy_stream(stream, sys.stdout.buffer.write)
 
 
@@ -365,7 +403,7 @@ def rm(keys: tuple[str, ...], store: str | None) -> None:
 def stat(key: str, store: str | None) -> None:
     """Show an object's metadata as JSON."""
     with handled(True):
-        info = open_store(store).head_object("", key)
+        info = open_store(store, read_only=True).head_object("", key)
         click.echo(
             json.dumps(
                 {
@@ -401,7 +439,8 @@ def share(key: str, store: str | None, expires: str, upload: bool) -> None:
     """Print a time-limited link to an object, where the store has them."""
     with handled():
         seconds = int(_duration(expires).total_seconds())
-        click.echo(open_store(store).presign_url("", key, expires_in=seconds, method="PUT" if upload else "GET"))
+        service = open_store(store, read_only=True)
+        click.echo(service.presign_url("", key, expires_in=seconds, method="PUT" if upload else "GET"))
 
 
 @main.command()

@@ -207,6 +207,9 @@ def build_naas_adapter(config: Any) -> IObjectStorageAdapter:
             multipart_chunksize=config.multipart_chunksize,
             max_concurrency=config.max_concurrency,
             hierarchical=config.hierarchical,
+            backslash_in_keys=config.backslash_in_keys,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
         )
     )
     return NaasAdapter(provider.config, s3, provider)

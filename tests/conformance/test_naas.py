@@ -24,6 +24,7 @@ def naas_store(service: Any, **options: Any) -> Any:
         "multipart_chunksize": 5 * MiB,
         "max_concurrency": 4,
         "hierarchical": True,
+        "backslash_in_keys": False,  # SeaweedFS turns "\\" into "/"
     }
     settings.update(options)
     return ObjectStorageFactory.from_url(f"naas://workspace-1/storage-{uuid.uuid4().hex[:8]}", **settings)

@@ -30,6 +30,7 @@ def s3_adapter(endpoint: Any, bucket: str, **options: Any) -> S3Adapter:
         # SeaweedFS keeps real folders: it lists them in folder order and shows emptied ones for a while
         # (see docs/adapters/s3.md).
         "hierarchical": True,
+        "backslash_in_keys": False,  # SeaweedFS turns "\\" into "/" (AWS and moto keep it: see test_s3_edge_keys)
     }
     settings.update(options)
     return S3Adapter(S3Config(**settings))

@@ -151,6 +151,7 @@ def test_temporaries_of_a_killed_writer_are_removed_on_the_next_start(tmp_path: 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
     stale = tmp_path / INTERNAL_DIR / "tmp" / f"{dead_pid}-deadbeef"
+    stale.parent.mkdir(parents=True)  # made by the first write: a store only read creates nothing
     stale.write_bytes(b"partial")
     mine = tmp_path / INTERNAL_DIR / "tmp" / f"{os.getpid()}-inflight"
     mine.write_bytes(b"in flight")

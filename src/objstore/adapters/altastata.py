@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import re
 import shutil
@@ -83,6 +84,10 @@ class AltastataConfig:
         mode: ``py4j`` (a running gateway), ``sdk`` (the altastata package), or ``auto``: py4j when a gateway
             listens on ``host:port``, else the SDK.
         chunk_size: Bytes per create/append call and per read.
+        read_timeout: Seconds to wait for the py4j gateway to connect and to answer each call (URL option
+            ``?read_timeout=60``); generous, as one call may carry a chunk through encryption to the cloud. A gateway
+            that stops answering costs one timeout per try of the retry layer. (``mode=sdk`` runs the altastata
+            package's own gateway, whose timeouts are its own.)
     """
 
     container: str = ""
@@ -95,6 +100,7 @@ class AltastataConfig:
     port: int = 25333
     mode: str = "auto"
     chunk_size: int = 8 * MiB
+    read_timeout: float = 120.0
 
     def resolved(self, environ: Mapping[str, str] | None = None) -> AltastataConfig:
         """The config with what was not given taken from the environment (ALTAS_*); checked."""
@@ -127,6 +133,8 @@ class AltastataConfig:
             raise ConfigurationError("the Altastata store needs the account password (ALTAS_PASSWORD)")
         if config.chunk_size < 1:
             raise ConfigurationError("chunk_size must be positive")
+        if not 0 < config.read_timeout < math.inf:
+            raise ConfigurationError("read_timeout must be a positive number of seconds")
         return config
 
 
@@ -221,7 +229,11 @@ class Py4jAltastataClient(IAltastataClient):
         where = f"{config.host}:{config.port}"
         self._gateway = JavaGateway(
             gateway_parameters=GatewayParameters(
-                address=config.host, port=config.port, auto_convert=True, enable_memory_management=False
+                address=config.host,
+                port=config.port,
+                auto_convert=True,
+                enable_memory_management=False,
+                read_timeout=config.read_timeout,
             )
         )
         try:

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import math
 import os
 import time
 import uuid
@@ -33,6 +34,7 @@ try:
         StandardBlobTier,
         generate_blob_sas,
     )
+    from azure.storage.blob._generated.models import ModifiedAccessConditions
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="azure.storage.blob") from exc
 
@@ -51,8 +53,8 @@ from objstore.domain.errors import (
     Throttled,
     TransientError,
 )
-from objstore.domain.keys import StoreRoot, is_valid_key
-from objstore.domain.listing import in_key_order, page_in_name_order
+from objstore.domain.keys import StoreRoot, as_listed, is_valid_key
+from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
     CHUNK_SIZE,
@@ -103,10 +105,13 @@ class AzureBlobConfig:
         verify_sha256: Check it on whole reads (``IntegrityError``).
         create_container: Create the container if it does not exist.
         copy_timeout: Seconds to wait for a server-side copy to finish.
-        max_attempts: Attempts per request by the SDK (throttling, transient errors, dropped connections).
+        max_attempts: Attempts per request by the SDK, for errors the store answered with (throttling, 5xx):
+            timeouts and failed connections are left to the retry layer, so they never multiply with it.
         part_attempts: Tries of one block of a large upload, each with the SDK's attempts: a block that still
             fails is staged again alone, so the upload resumes at that block instead of starting over.
-        connection_timeout: Seconds to wait for a connection.
+        connection_timeout: Seconds to wait for a connection (URL option ``?connection_timeout=5``).
+        read_timeout: Seconds to wait for any answer on a connection (``?read_timeout=30``; the SDK's own default
+            is 300). A server that never answers costs one read timeout per try of the retry layer.
     """
 
     container: str
@@ -129,6 +134,7 @@ class AzureBlobConfig:
     max_attempts: int = 3
     part_attempts: int = 4
     connection_timeout: float = 10.0
+    read_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.container:
@@ -141,6 +147,8 @@ class AzureBlobConfig:
             )
         if min(self.max_attempts, self.part_attempts) < 1:
             raise ConfigurationError("max_attempts and part_attempts must be positive")
+        if not all(0 < timeout < math.inf for timeout in (self.connection_timeout, self.read_timeout)):
+            raise ConfigurationError("connection_timeout and read_timeout must be positive numbers of seconds")
 
 
 _CODE_TABLE: dict[str, type[ObjectStorageError]] = {
@@ -219,6 +227,14 @@ def _unquote(etag: str | None) -> str | None:
     return etag.strip('"') if etag else None
 
 
+def _with_error_code(exc: BaseException) -> BaseException:
+    """The generated REST operations raise errors whose code is only in a header; the SDK's calls parse it."""
+    if isinstance(exc, azure_exceptions.HttpResponseError) and not getattr(exc, "error_code", None):
+        headers = getattr(exc.response, "headers", None) or {}
+        exc.error_code = headers.get("x-ms-error-code")  # type: ignore[attr-defined]  # as the SDK sets it
+    return exc
+
+
 class AzureBlobAdapter(IObjectStorageAdapter):
     """An Azure container (and optional base prefix) as a store.
 
@@ -249,7 +265,11 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             "max_single_get_size": config.download_chunk_size,
             "max_chunk_get_size": config.download_chunk_size,
             "retry_total": max(0, config.max_attempts - 1),
+            # No SDK retries of timeouts and failed connections: the retry layer's, within its deadline.
+            "retry_connect": 0,
+            "retry_read": 0,
             "connection_timeout": config.connection_timeout,
+            "read_timeout": config.read_timeout,
         }
         connection_string = config.connection_string
         if not any((connection_string, config.account_key, config.sas_token, config.credential)):
@@ -303,6 +323,11 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         where = f"az://{self.config.container}/{self._root.prefix}".rstrip("/")
         return f"AzureBlobAdapter({where!r}, account={self._service.account_name!r})"
 
+    def _where(self) -> str:
+        """The store as a user knows it, for errors: its URL and account."""
+        where = f"az://{self.config.container}/{self._root.prefix}".rstrip("/")
+        return f"{where} (account {self._service.account_name})"
+
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -311,6 +336,7 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             presigned_urls=self._account_key is not None,
             checksum_sha256=self.config.store_sha256,
             max_key_bytes=self._root.max_key_bytes,
+            backslash_in_keys=False,  # the Blob service turns "\\" into "/" in blob names
         )
 
     # --- plumbing -------------------------------------------------------------------------------------------
@@ -355,13 +381,26 @@ class AzureBlobAdapter(IObjectStorageAdapter):
     def get_object_stream(
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
     ) -> Generator[BinaryIO, None, None]:
+        """One GET request streamed from the first byte to the last, so the read is of one version.
+
+        The SDK's own download (``download_blob``) fetches ranges of ``download_chunk_size`` in separate requests
+        locked to the first one's etag: a writer that replaces the blob between two of them fails the read part
+        way (412), and a loop of writers fails nearly every read of a blob larger than a chunk. One request
+        is served from one committed version by the service, however long it streams, and memory stays
+        bounded because the body is read as it arrives (as the S3 adapter reads its GET). Reads therefore
+        need no restart; only a slice counted from the end needs the size first, and is pinned to the
+        measured version's etag: if the blob was replaced in between, the read fails with a retryable
+        ``TransientError`` and the retry layer opens it again.
+        """
         relative, name = self._root.locate(prefix, key)
         blob = self._container.get_blob_client(name)
         offset: int | None = None
         length: int | None = None
+        pinned: str | None = None
         if (start or 0) < 0 or (end is not None and end < 0):  # counted from the end: needs the size
-            first, stop = resolve_range(start, end, self.head_object(prefix, key).size)
-            offset, length = first, stop - first
+            measured = self.head_object(prefix, key)
+            first, stop = resolve_range(start, end, measured.size)
+            offset, length, pinned = first, stop - first, measured.etag
         elif start or end is not None:
             offset = start or 0
             length = None if end is None else max(0, end - offset)
@@ -370,33 +409,57 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             yield io.BytesIO(b"")
             return
         try:
-            downloader = self._call(relative, lambda: blob.download_blob(offset=offset, length=length))
+            response, body, headers = self._download(relative, blob, offset, length, pinned)
         except ObjectStorageError as exc:
             if exc.status == 416:  # past the end, or an empty object: the slice is empty
                 yield io.BytesIO(b"")
                 return
             raise
-        properties = downloader.properties
+        etag = _unquote(headers.get("ETag"))
         expected = None
         if offset is None and self.config.verify_sha256:
-            expected = (properties.metadata or {}).get(SHA256_METADATA)
-
-        def translate(exc: Exception) -> ObjectStorageError:
-            error = translate_error(exc, key=relative)
-            if isinstance(error, PreconditionFailed):  # the SDK locks later chunks to the first one's etag
-                return TransientError("the object was replaced while it was being read", key=relative)
-            return error
-
+            expected = response.headers.get(f"x-ms-meta-{SHA256_METADATA}")  # not among the parsed headers
+        chunks = ChunkIteratorReader(body)
         verifying = VerifyingReader(
-            ChunkIteratorReader(downloader.chunks()).read,
-            lambda: None,
+            chunks.read,
+            response.close,  # a read abandoned part way closes its connection
             key=relative,
-            length=int(downloader.size),
+            length=int(headers.get("Content-Length") or 0),
             sha256=expected,
-            translate=translate,
+            translate=lambda exc: translate_error(_with_error_code(exc), key=relative),
         )
         with io.BufferedReader(verifying, buffer_size=CHUNK_SIZE) as buffered:
-            yield tag_stream(buffered, _unquote(properties.etag))
+            yield tag_stream(buffered, etag)
+
+    @staticmethod
+    def _download(
+        relative: str, blob: Any, offset: int | None, length: int | None, if_match: str | None
+    ) -> tuple[Any, Iterator[bytes], dict[str, Any]]:
+        """Start the GET: the HTTP response (to close), its body as it arrives, and its parsed headers.
+
+        azure-storage-blob has no public call that streams one response (``download_blob`` reads each request
+        whole, then issues the next), so this calls its generated REST operation, the one ``download_blob``
+        itself calls, with the same arguments.
+        """
+        options: dict[str, Any] = {}
+        if offset is not None:
+            options["range"] = f"bytes={offset}-" if length is None else f"bytes={offset}-{offset + length - 1}"
+        if if_match is not None:
+            options["modified_access_conditions"] = ModifiedAccessConditions(if_match=f'"{if_match}"')
+
+        def parts(pipeline_response: Any, body: Any, headers: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+            return pipeline_response.http_response, body, headers
+
+        try:
+            response, body, headers = blob._client.blob.download(cls=parts, **options)
+        except Exception as exc:
+            error = translate_error(_with_error_code(exc), key=relative)
+            if isinstance(error, PreconditionFailed):  # only the size-pinned slice sends a condition
+                raise TransientError(
+                    "the object was replaced between measuring it and reading the slice", key=relative
+                ) from exc
+            raise error from exc
+        return response, iter(body), headers
 
     def iter_objects(
         self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
@@ -407,18 +470,24 @@ class AzureBlobAdapter(IObjectStorageAdapter):
 
     def _pages(self, name_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
         label = self._root.relative(name_prefix) or None
+        guard = ListingGuard(self._where(), self.name, name_prefix, label)
         if delimiter:
             listing = self._container.walk_blobs(
                 name_starts_with=name_prefix or None, delimiter="/", results_per_page=page_size
             )
         else:
             listing = self._container.list_blobs(name_starts_with=name_prefix or None, results_per_page=page_size)
-        pages = iter(self._call(label, listing.by_page))
+        paged = self._call(label, listing.by_page)
+        pages = iter(paged)
         while True:
             page = self._call(label, lambda: next(pages, None))
             if page is None:
                 return
             items = self._call(label, lambda: list(page))  # noqa: B023 - called at once, in this iteration
+            for item in items:
+                guard.key(item.name)
+            # The pager follows the marker itself: checked before it asks for the next page with it.
+            guard.next_token(getattr(paged, "continuation_token", None), entries=len(items))
             entries = []
             for item in items:
                 if isinstance(item, BlobPrefix):
@@ -426,9 +495,9 @@ class AzureBlobAdapter(IObjectStorageAdapter):
                     if is_valid_key(relative.rstrip("/")):
                         entries.append(ObjectInfo(key=relative, is_prefix=True))
                 else:
-                    info = self._info(item, full=False)
-                    if is_valid_key(info.key):
-                        entries.append(info)
+                    listed = as_listed(self._info(item, full=False))
+                    if listed is not None:
+                        entries.append(listed)
             yield from page_in_name_order(entries) if delimiter else entries
 
     # --- writes ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat as stat_module
 import threading
 import time
@@ -62,6 +63,9 @@ __all__ = ["FilesystemAdapter", "FilesystemConfig"]
 INTERNAL_DIR = ".objstore"
 _SIDECAR_VERSION = 1
 _COMMIT_ATTEMPTS = 5
+# Characters other than "/" that separate folders here (the backslash on Windows): no file name can hold them.
+_OTHER_SEPARATORS = "".join(sep for sep in (os.sep, os.altsep) if sep and sep != "/")
+_SEPARATORS = re.compile(f"[{re.escape(_OTHER_SEPARATORS)}]" if _OTHER_SEPARATORS else "(?!)")
 
 _ERRNO_TABLE: dict[int, tuple[type[ObjectStorageError], str]] = {
     errno.ENOENT: (ObjectNotFound, "no such object"),
@@ -85,7 +89,8 @@ class FilesystemConfig:
 
     Attributes:
         base_path: The folder that is the store's root. ``file://`` URLs give it as their path.
-        create: Create the root folder if it does not exist (default). Otherwise a missing root is an error.
+        create: Create the root folder if it does not exist (default), at the first write: until then the store
+            reads as empty and nothing is created on disk. Otherwise a missing root is an error.
         fsync: Flush each written file and its folder to disk before reporting success (default). Turning it
             off is faster and still atomic, but a power cut may lose the most recent writes.
     """
@@ -129,20 +134,21 @@ class FilesystemAdapter(IObjectStorageAdapter):
         self.config = config
         root = Path(config.base_path).expanduser()
         try:
-            if config.create:
-                root.mkdir(parents=True, exist_ok=True)
-            if not root.is_dir():
+            # With ``create``, a missing root is made by the first write and reads as an empty store until then.
+            missing_is_fine = config.create and not os.path.lexists(root)
+            if not root.is_dir() and not missing_is_fine and not root.is_dir():  # (made meanwhile by another store)
                 raise ConfigurationError(f"the store root {str(root)!r} is not a folder (or does not exist)")
             self._root = os.path.realpath(root)
             self._internal = os.path.join(self._root, INTERNAL_DIR)
             self._tmp = os.path.join(self._internal, "tmp")
             self._meta = os.path.join(self._internal, "meta")
-            for folder in (self._internal, self._tmp, self._meta):
-                self._ensure_real_dir(folder)
-            self._lock_fd = os.open(os.path.join(self._internal, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise ConfigurationError(f"cannot use {str(root)!r} as a store root: {exc.strerror or exc}") from exc
         self._lock = threading.Lock()
+        self._setup_lock = threading.Lock()
+        self._lock_fd = -1  # objstore's own folder is made by the first write: reading a store writes nothing
+        if (os.path.lexists(self._internal) and not os.path.isdir(self._internal)) or os.path.islink(self._internal):
+            raise ConfigurationError(f"{self._internal!r} must be a real folder (it is a link or a file)")
         self._name_max = self._pathconf_name_max()
         self._remove_stale_temporaries()
 
@@ -153,12 +159,27 @@ class FilesystemAdapter(IObjectStorageAdapter):
         """The resolved root folder."""
         return self._root
 
+    def _ready_to_write(self) -> None:
+        """Create objstore's own folder (temporary files, metadata, the commit lock) before the first write."""
+        if self._lock_fd >= 0:
+            return
+        with self._setup_lock, _os_errors(None):
+            if self._lock_fd >= 0:
+                return
+            os.makedirs(self._root, exist_ok=True)
+            for folder in (self._internal, self._tmp, self._meta):
+                self._ensure_real_dir(folder)
+            self._remove_stale_temporaries()
+            self._lock_fd = os.open(os.path.join(self._internal, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+
     def _ensure_real_dir(self, path: str) -> None:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            os.mkdir(path, 0o755)
-            return
+            # Another store on the same folder (another thread or process) may create it at the same moment.
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path, 0o755)
+            st = os.lstat(path)
         if not stat_module.S_ISDIR(st.st_mode):
             raise ConfigurationError(f"{path!r} must be a real folder (it is a link or a file)")
 
@@ -203,6 +224,8 @@ class FilesystemAdapter(IObjectStorageAdapter):
         full = join_key(prefix, key)
         if full.split("/", 1)[0] == INTERNAL_DIR:
             raise InvalidKey(f"keys under {INTERNAL_DIR}/ are reserved by the filesystem store", key=full)
+        if _SEPARATORS.search(full):
+            raise InvalidKey("a backslash is a path separator on this system; no file can carry it", key=full)
         return full
 
     def _inside(self, real: str) -> bool:
@@ -383,6 +406,7 @@ class FilesystemAdapter(IObjectStorageAdapter):
         if_match: str | None = None,
     ) -> ObjectInfo:
         full = self._full_key(prefix, key)
+        self._ready_to_write()
         with _os_errors(full):
             for segment in full.split("/"):
                 if len(segment.encode("utf-8")) > self._name_max:
@@ -522,6 +546,7 @@ class FilesystemAdapter(IObjectStorageAdapter):
 
     def delete_object(self, prefix: str, key: str) -> None:
         full = self._full_key(prefix, key)
+        self._ready_to_write()
         with _os_errors(full):
             folder, name = self._parent_and_name(full, create=False)
             target = os.path.join(folder, name)

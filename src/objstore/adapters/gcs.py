@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ try:
     from google.api_core import exceptions as api_exceptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
+    from google.cloud.storage import retry as gcs_retry
     from google.oauth2 import service_account
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="google.cloud.storage") from exc
@@ -45,8 +47,8 @@ from objstore.domain.errors import (
     Throttled,
     TransientError,
 )
-from objstore.domain.keys import StoreRoot, is_valid_key
-from objstore.domain.listing import in_key_order, page_in_name_order
+from objstore.domain.keys import StoreRoot, as_listed, is_valid_key
+from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
     CHUNK_SIZE,
@@ -88,6 +90,11 @@ class GCSConfig:
         verify_sha256: Check it on whole reads (``IntegrityError``).
         delete_concurrency: Deletes in flight during a batch delete.
         create_bucket: Create the bucket if it does not exist.
+        connect_timeout: Seconds to wait for a connection (URL option ``?connect_timeout=5``).
+        read_timeout: Seconds to wait for any answer on a connection (``?read_timeout=30``). google-cloud-storage's
+            own retries (which go on for up to 120 s a call) keep what fails at once (429, 5xx, a dropped connection,
+            a resumable chunk sent again alone) but not timeouts, and stop after ``read_timeout`` in all: a server
+            that never answers is tried again by the retry layer alone, costing one read timeout per try.
     """
 
     bucket: str
@@ -102,6 +109,8 @@ class GCSConfig:
     verify_sha256: bool = True
     delete_concurrency: int = 16
     create_bucket: bool = False
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.bucket:
@@ -110,6 +119,8 @@ class GCSConfig:
             raise ConfigurationError("chunk_size must be a positive multiple of 256 KiB")
         if self.resumable_threshold < 1 or self.delete_concurrency < 1:
             raise ConfigurationError("resumable_threshold and delete_concurrency must be positive")
+        if not all(0 < timeout < math.inf for timeout in (self.connect_timeout, self.read_timeout)):
+            raise ConfigurationError("connect_timeout and read_timeout must be positive numbers of seconds")
 
 
 _STATUS_TABLE: dict[int, type[ObjectStorageError]] = {
@@ -167,6 +178,21 @@ def translate_error(exc: BaseException, *, key: str | None, conditional_create: 
     return ObjectStorageError(f"unexpected {type(exc).__name__}: {exc}", key=key)
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
+        return True
+    # google-auth wraps transport failures (a token refresh that timed out) with the original as its argument.
+    return isinstance(exc, google.auth.exceptions.TransportError) and any(
+        isinstance(arg, BaseException) and _is_timeout(arg) for arg in exc.args
+    )
+
+
+def _retry_in_sdk(exc: BaseException) -> bool:
+    """What google-cloud-storage may try again itself: what it would (429, 5xx, dropped connections), less
+    timeouts, which are the retry layer's (so a silent server costs one timeout per try, not many)."""
+    return not _is_timeout(exc) and bool(gcs_retry._should_retry(exc))
+
+
 class GCSAdapter(IObjectStorageAdapter):
     """A GCS bucket (and optional base prefix) as a store.
 
@@ -180,6 +206,9 @@ class GCSAdapter(IObjectStorageAdapter):
         config = build_config(GCSConfig, config, options, "GCS")
         self.config = config
         self._root = StoreRoot.of(config.base_prefix)
+        # Every request: bounded waits, and none of the SDK's own retries of timeouts (see GCSConfig.read_timeout).
+        retry = gcs_retry.DEFAULT_RETRY.with_predicate(_retry_in_sdk).with_timeout(config.read_timeout)
+        self._request: dict[str, Any] = {"timeout": (config.connect_timeout, config.read_timeout), "retry": retry}
         self._credentials, self._client = self._build_client()
         self._bucket = self._client.bucket(config.bucket)
         if config.create_bucket:
@@ -213,7 +242,7 @@ class GCSAdapter(IObjectStorageAdapter):
 
     def _ensure_bucket(self) -> None:
         try:
-            self._call(None, lambda: self._client.create_bucket(self.config.bucket))
+            self._call(None, lambda: self._client.create_bucket(self.config.bucket, **self._request))
         except ObjectStorageError as exc:
             if exc.status != 409:
                 raise
@@ -225,6 +254,12 @@ class GCSAdapter(IObjectStorageAdapter):
         where = f"gs://{self.config.bucket}/{self._root.prefix}".rstrip("/")
         endpoint = f", endpoint={self.config.endpoint!r}" if self.config.endpoint else ""
         return f"GCSAdapter({where!r}{endpoint})"
+
+    def _where(self) -> str:
+        """The store as a user knows it, for errors: its URL, and the endpoint if it is not Google's."""
+        endpoint = self.config.endpoint or os.environ.get("STORAGE_EMULATOR_HOST")
+        where = f"gs://{self.config.bucket}/{self._root.prefix}".rstrip("/")
+        return f"{where} at {endpoint}" if endpoint else where
 
     @property
     def capabilities(self) -> Capabilities:
@@ -264,7 +299,7 @@ class GCSAdapter(IObjectStorageAdapter):
 
     def _get_blob(self, relative: str, name: str) -> Any:
         blob = self._bucket.blob(name)
-        self._call(relative, blob.reload)
+        self._call(relative, lambda: blob.reload(**self._request))
         return blob
 
     # --- reads ----------------------------------------------------------------------------------------------
@@ -299,7 +334,7 @@ class GCSAdapter(IObjectStorageAdapter):
     def _open_generation(self, relative: str, blob: Any, first: int, stop: int) -> io.BufferedReader:
         """A reader of bytes [first, stop) of exactly this generation; whole reads are verified."""
         pinned = self._bucket.blob(blob.name, generation=blob.generation)
-        reader = self._call(relative, lambda: pinned.open("rb", chunk_size=self.config.chunk_size))
+        reader = self._call(relative, lambda: pinned.open("rb", chunk_size=self.config.chunk_size, **self._request))
         if first:
             self._call(relative, lambda: reader.seek(first))
         whole = first == 0 and stop == int(blob.size or 0)
@@ -332,6 +367,7 @@ class GCSAdapter(IObjectStorageAdapter):
 
     def _pages(self, name_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
         label = self._root.relative(name_prefix) or None
+        guard = ListingGuard(self._where(), self.name, name_prefix, label)
         blobs = self._call(
             label,
             lambda: self._client.list_blobs(
@@ -339,6 +375,7 @@ class GCSAdapter(IObjectStorageAdapter):
                 prefix=name_prefix or None,
                 delimiter="/" if delimiter else None,
                 page_size=page_size,
+                **self._request,
             ),
         )
         pages = iter(blobs.pages)
@@ -346,12 +383,17 @@ class GCSAdapter(IObjectStorageAdapter):
             page = self._call(label, lambda: next(pages, None))
             if page is None:
                 return
-            entries = [self._blob_info(blob, full=False) for blob in page]
-            entries = [entry for entry in entries if is_valid_key(entry.key)]
+            items = list(page)
+            names = [guard.key(blob.name) for blob in items]
+            subs = [guard.key(sub) for sub in page.prefixes] if delimiter else []
+            # The iterator follows the page token itself: checked before it asks for the next page with it.
+            guard.next_token(blobs.next_page_token, entries=len(names) + len(subs))
+            entries = [self._blob_info(blob, full=False) for blob in items]
+            entries = [listed for listed in map(as_listed, entries) if listed is not None]
             if delimiter:
                 entries += [
                     ObjectInfo(key=self._root.relative(sub), is_prefix=True)
-                    for sub in page.prefixes
+                    for sub in subs
                     if is_valid_key(self._root.relative(sub).rstrip("/"))
                 ]
                 entries = page_in_name_order(entries)
@@ -390,10 +432,15 @@ class GCSAdapter(IObjectStorageAdapter):
 
         def upload() -> None:
             if single:
-                blob.upload_from_string(bytes(first), content_type=content_type, if_generation_match=generation)
+                blob.upload_from_string(
+                    bytes(first), content_type=content_type, if_generation_match=generation, **self._request
+                )
             else:
                 blob.upload_from_file(
-                    PrefixedStream(first, stream), content_type=content_type, if_generation_match=generation
+                    PrefixedStream(first, stream),
+                    content_type=content_type,
+                    if_generation_match=generation,
+                    **self._request,
                 )
 
         self._call(relative, upload, conditional_create=bool(if_none_match))
@@ -419,7 +466,7 @@ class GCSAdapter(IObjectStorageAdapter):
 
     def delete_object(self, prefix: str, key: str) -> None:
         relative, name = self._root.locate(prefix, key)
-        self._call(relative, self._bucket.blob(name).delete)
+        self._call(relative, lambda: self._bucket.blob(name).delete(**self._request))
 
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
         deleted: list[str] = []
@@ -456,9 +503,9 @@ class GCSAdapter(IObjectStorageAdapter):
 
         def rewrite_all() -> None:
             # Large objects take several calls; each resumes with the token of the previous one.
-            token, _, _ = target.rewrite(source)
+            token, _, _ = target.rewrite(source, **self._request)
             while token is not None:
-                token, _, _ = target.rewrite(source, token=token)
+                token, _, _ = target.rewrite(source, token=token, **self._request)
 
         self._call(src_relative, rewrite_all)
 

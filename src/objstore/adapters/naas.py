@@ -14,6 +14,7 @@ the factory composes the two (``ObjectStorageFactory.ObjectStorageServiceNaas``,
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -63,9 +64,12 @@ class NaasConfig:
         refresh_margin_seconds: Renew credentials this long before they expire (never sooner than half their
             lifetime).
         ttl_seconds: For credentials the API gives without an expiration: their assumed lifetime.
-        api_timeout: Seconds per API request.
-        api_attempts: Attempts at the API when it is down or overloaded (exponential backoff with jitter).
-        multipart_threshold, multipart_chunksize, max_concurrency, hierarchical: as for the S3 store.
+        api_timeout: Seconds per API request (to connect, and to wait for the answer).
+        api_attempts: Attempts at the API when it is down or overloaded (exponential backoff with jitter). An API
+            that times out is not tried again here: the retry layer does, within its deadline.
+        connect_timeout, read_timeout: Of the S3 requests, as for the S3 store (10 s and 60 s).
+        multipart_threshold, multipart_chunksize, max_concurrency, hierarchical, backslash_in_keys: as for the S3
+            store.
     """
 
     workspace_id: str = ""
@@ -78,10 +82,13 @@ class NaasConfig:
     ttl_seconds: float = 3600.0
     api_timeout: float = 30.0
     api_attempts: int = 5
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
     multipart_threshold: int = 16 * MiB
     multipart_chunksize: int = 8 * MiB
     max_concurrency: int = 8
     hierarchical: bool = False
+    backslash_in_keys: bool = True
 
     def resolved(self, environ: Mapping[str, str] | None = None) -> NaasConfig:
         """The config with what was not given taken from the environment; checked."""
@@ -108,7 +115,21 @@ class NaasConfig:
             raise ConfigurationError(f"the Naas store needs {', '.join(missing)}")
         if config.api_attempts < 1:
             raise ConfigurationError("api_attempts must be at least 1")
+        timeouts = (config.api_timeout, config.connect_timeout, config.read_timeout)
+        if not all(0 < timeout < math.inf for timeout in timeouts):
+            raise ConfigurationError(
+                "api_timeout, connect_timeout and read_timeout must be positive numbers of seconds"
+            )
         return config
+
+
+class _ApiTimeout(TransientError):
+    """The Naas API did not answer in time: retryable, but by the retry layer (one timeout per try), not here."""
+
+
+def _retry_here(error: BaseException) -> bool:
+    """What the provider tries again itself: failures that cost little (refused connections, 5xx, 429)."""
+    return isinstance(error, TransientError | Throttled) and not isinstance(error, _ApiTimeout)
 
 
 @dataclass(frozen=True)
@@ -160,7 +181,7 @@ class NaasCredentialsProvider(ICredentialsProvider):
 
     def _fetch(self) -> Credentials:
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type((TransientError, Throttled)),
+            retry=tenacity.retry_if_exception(_retry_here),
             wait=tenacity.wait_random_exponential(multiplier=0.2, max=5.0),  # full jitter
             stop=tenacity.stop_after_attempt(self.config.api_attempts),
             reraise=True,
@@ -187,7 +208,11 @@ class NaasCredentialsProvider(ICredentialsProvider):
                 headers={"Authorization": f"Bearer {config.naas_api_key}", "Content-Type": "application/json"},
                 timeout=config.api_timeout,
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.Timeout as exc:
+            raise _ApiTimeout(
+                f"the Naas API at {config.api_url} did not answer within {config.api_timeout:g}s ({type(exc).__name__})"
+            ) from None
+        except requests.ConnectionError as exc:
             raise TransientError(f"the Naas API at {config.api_url} is unreachable ({type(exc).__name__})") from None
         except requests.RequestException as exc:
             # Its message may hold the request's headers (the API key): only the type is kept, no cause.

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import http.client
 import io
+import math
 import os
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -28,6 +29,8 @@ try:
     import botocore.credentials
     import botocore.exceptions
     import botocore.parsers
+    import botocore.retries.quota
+    import botocore.retries.standard
     import urllib3.exceptions
     from botocore.config import Config as BotoConfig
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
@@ -36,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the factory's miss
 import objstore
 from objstore.adapters.s3_direct import DirectRequests, parse_timestamp
 from objstore.domain.backoff import backoff_delay
+from objstore.domain.buffers import Lease
 from objstore.domain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -51,15 +55,16 @@ from objstore.domain.errors import (
     Throttled,
     TransientError,
 )
-from objstore.domain.keys import StoreRoot, is_valid_key
-from objstore.domain.listing import in_key_order, page_in_name_order
+from objstore.domain.keys import StoreRoot, as_listed
+from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
     CHUNK_SIZE,
     VerifyingReader,
     is_seekable,
     prehash_sha256,
-    read_exactly,
+    BufferReader,
+    read_first,
     resolve_range,
     upload_in_parts,
 )
@@ -111,9 +116,15 @@ class S3Config:
             (such stores list a folder's contents before the keys that sort between it and its next sibling),
             and confirm each sub-prefix of a one-level listing still holds an object (emptied folders linger
             there). AWS, MinIO and R2 need neither, so it is off by default.
-        connect_timeout: Seconds.
-        read_timeout: Seconds.
-        max_attempts: Attempts per request by the SDK (throttling and transient errors).
+        backslash_in_keys: The store keeps a backslash in a key as it is (AWS, MinIO, moto). Set it False for
+            servers that turn it into ``/`` (SeaweedFS): keys with one are then refused with InvalidKey, rather
+            than written under another name.
+        connect_timeout: Seconds to wait for a connection (URL option ``?connect_timeout=5``).
+        read_timeout: Seconds to wait for any answer on a connection: the status line, each chunk of a listing or
+            of a body (URL option ``?read_timeout=30``). A server that never answers costs one read timeout per
+            try, and the retry layer starts no try after its deadline: at most deadline + read timeout in all.
+        max_attempts: Attempts per request by the SDK (throttling, 5xx, dropped connections), timeouts excepted:
+            those are left to the retry layer, so they never multiply with it.
         part_attempts: Tries of one part of a multipart upload, each with the SDK's attempts: a part that still
             fails is sent again alone, so the upload resumes at that part instead of starting over.
         max_pool_connections: HTTP connections kept open.
@@ -146,6 +157,7 @@ class S3Config:
     verify_sha256: bool = True
     create_bucket: bool = False
     hierarchical: bool = False
+    backslash_in_keys: bool = True
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_attempts: int = 3
@@ -164,6 +176,8 @@ class S3Config:
             )
         if self.addressing_style not in ("auto", "path", "virtual"):
             raise ConfigurationError("addressing_style must be auto, path or virtual")
+        if not all(0 < timeout < math.inf for timeout in (self.connect_timeout, self.read_timeout)):
+            raise ConfigurationError("connect_timeout and read_timeout must be positive numbers of seconds")
         if self.checksums not in (None, "when_required", "when_supported"):
             raise ConfigurationError("checksums must be when_required or when_supported")
         if self.sse not in (None, "AES256", "aws:kms"):
@@ -279,6 +293,43 @@ def translate_error(exc: BaseException, *, key: str | None, conditional_create: 
     return ObjectStorageError(f"unexpected {type(exc).__name__}: {exc}", key=key)
 
 
+_TIMEOUTS = (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)
+
+
+class _NoTimeoutRetries(botocore.retries.standard.StandardRetryConditions):  # type: ignore[misc]
+    """botocore's standard retry conditions, less timeouts.
+
+    A timeout is the retry layer's to retry, within its deadline: were the SDK to retry it too, each try of the
+    retry layer against a server that never answers would cost ``max_attempts`` timeouts, not one. What fails at
+    once (throttling, 5xx, a dropped or refused connection) the SDK still tries again, as it costs no wait.
+    """
+
+    def is_retryable(self, context: Any) -> bool:
+        return not isinstance(context.caught_exception, _TIMEOUTS) and bool(super().is_retryable(context))
+
+
+def _retry_all_but_timeouts(client: Any, max_attempts: int) -> None:
+    """Replace the client's standard retry handler by one with :class:`_NoTimeoutRetries` conditions."""
+    standard = botocore.retries.standard
+    service = client.meta.service_model.service_id.hyphenize()
+    events = client.meta.events
+    events.unregister(f"needs-retry.{service}", unique_id=f"retry-config-{service}")
+    adapter = standard.RetryEventAdapter()
+    detector = standard.ThrottlingErrorDetector(adapter)
+    retry_quota = standard.RetryQuotaChecker(botocore.retries.quota.RetryQuota(), detector)
+    handler = standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(
+            retry_checker=_NoTimeoutRetries(max_attempts=max_attempts),
+            retry_backoff=standard.ExponentialBackoff(service_name=service, throttling_detector=detector),
+        ),
+        retry_event_adapter=adapter,
+        retry_quota=retry_quota,
+        service_name=service,
+    )
+    events.register(f"after-call.{service}", retry_quota.release_retry_quota)
+    events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=f"retry-config-{service}")
+
+
 class _ProviderCredentials(botocore.credentials.Credentials):  # type: ignore[misc]
     """botocore credentials that always sign with the provider's current, renewed-before-expiry set."""
 
@@ -330,7 +381,7 @@ _HEADER_OF = {
 }
 
 
-def _md5_b64(data: bytes | bytearray) -> str:
+def _md5_b64(data: bytes | bytearray | memoryview) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
 
@@ -404,7 +455,9 @@ class S3Adapter(IObjectStorageAdapter):
                 aws_secret_access_key=config.secret_access_key,
                 aws_session_token=config.session_token,
             )
-        return session.client("s3", **kwargs)
+        client = session.client("s3", **kwargs)
+        _retry_all_but_timeouts(client, config.max_attempts)
+        return client
 
     def _build_direct_requests(self) -> DirectRequests | None:
         if not (self.config.direct_requests and self._endpoint_url()):
@@ -417,6 +470,12 @@ class S3Adapter(IObjectStorageAdapter):
             pool_size=pool,
             user_agent=f"objstore/{objstore.__version__}",
         )
+
+    def _where(self) -> str:
+        """The store as a user knows it, for errors: its URL, and the endpoint if it is not AWS."""
+        endpoint = self._endpoint_url()
+        where = f"s3://{self.config.bucket}/{self._root.prefix}".rstrip("/")
+        return f"{where} at {endpoint}" if endpoint else where
 
     def _endpoint_url(self) -> str | None:
         return self.config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
@@ -449,6 +508,7 @@ class S3Adapter(IObjectStorageAdapter):
             presigned_urls=True,
             checksum_sha256=self.config.store_sha256,
             max_key_bytes=self._root.max_key_bytes,
+            backslash_in_keys=self.config.backslash_in_keys,
         )
 
     @property
@@ -598,6 +658,7 @@ class S3Adapter(IObjectStorageAdapter):
         if page_size:
             args["MaxKeys"] = page_size
         label = self._root.relative(bucket_prefix) or None
+        guard = ListingGuard(self._where(), self.name, bucket_prefix, label)
         direct = self._direct
         while True:
             if direct is not None:
@@ -614,23 +675,28 @@ class S3Adapter(IObjectStorageAdapter):
                 page = self._call(label, lambda: self._client.list_objects_v2(**args))
             entries = []
             for item in page.get("Contents", ()):
-                relative = self._root.relative(item["Key"])
-                if is_valid_key(relative):
-                    entries.append(
-                        ObjectInfo(
-                            key=relative,
-                            size=int(item.get("Size", 0)),
-                            etag=str(item.get("ETag", "")).strip('"') or None,
-                            last_modified=item.get("LastModified"),
-                        )
+                listed = as_listed(
+                    ObjectInfo(
+                        key=self._root.relative(guard.key(item["Key"])),
+                        size=int(item.get("Size", 0)),
+                        etag=str(item.get("ETag", "")).strip('"') or None,
+                        last_modified=item.get("LastModified"),
                     )
+                )
+                if listed is not None:
+                    entries.append(listed)
             for item in page.get("CommonPrefixes", ()):
-                relative = self._root.relative(item["Prefix"])
-                if is_valid_key(relative.rstrip("/")):
-                    entries.append(ObjectInfo(key=relative, is_prefix=True))
+                prefix_entry = as_listed(ObjectInfo(key=self._root.relative(guard.key(item["Prefix"])), is_prefix=True))
+                if prefix_entry is not None:
+                    entries.append(prefix_entry)
+            # Checked before the page is given: a page that would loop the listing gives nothing twice.
+            token = guard.next_token(
+                page.get("NextContinuationToken"),
+                entries=len(page.get("Contents", ())) + len(page.get("CommonPrefixes", ())),
+                truncated=bool(page.get("IsTruncated")),
+            )
             yield from page_in_name_order(entries) if delimiter else entries
-            token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-            if not token:
+            if token is None:
                 return
             args["ContinuationToken"] = token
 
@@ -684,15 +750,22 @@ class S3Adapter(IObjectStorageAdapter):
         if_match: str | None = None,
     ) -> ObjectInfo:
         relative, bucket_key = self._root.locate(prefix, key)
-        first = read_exactly(stream, self.config.multipart_threshold)
-        if len(first) < self.config.multipart_threshold:
-            return self._put_single(relative, bucket_key, first, content_type, metadata, if_none_match, if_match)
-        sha256 = None
-        if self.config.store_sha256 and is_seekable(stream):
-            sha256 = prehash_sha256(stream, first)
-        return self._put_multipart(
-            relative, bucket_key, first, stream, content_type, metadata, if_none_match, if_match, sha256
-        )
+        # The first buffer has room for a whole first part: the upload never holds one buffer while it waits for
+        # another from the shared pool (see objstore.domain.buffers).
+        threshold = self.config.multipart_threshold
+        first = read_first(stream, threshold, capacity=max(threshold, self.config.multipart_chunksize))
+        try:
+            if first.size < threshold:
+                data = first.view()
+                return self._put_single(relative, bucket_key, data, content_type, metadata, if_none_match, if_match)
+            sha256 = None
+            if self.config.store_sha256 and is_seekable(stream):
+                sha256 = prehash_sha256(stream, first.view())
+            return self._put_multipart(
+                relative, bucket_key, first, stream, content_type, metadata, if_none_match, if_match, sha256
+            )
+        finally:
+            first.release()  # once only: the part upload may have returned it already
 
     def _object_args(
         self, content_type: str | None, metadata: Mapping[str, str] | None, sha256: str | None
@@ -709,7 +782,7 @@ class S3Adapter(IObjectStorageAdapter):
         self,
         relative: str,
         bucket_key: str,
-        data: bytes | bytearray,
+        data: bytes | bytearray | memoryview,
         content_type: str | None,
         metadata: Mapping[str, str] | None,
         if_none_match: str | None,
@@ -735,7 +808,8 @@ class S3Adapter(IObjectStorageAdapter):
             )
             etag = answer.get("etag", "")
         else:
-            args = {"Bucket": self.config.bucket, "Key": bucket_key, "Body": data, "ContentMD5": _md5_b64(data)}
+            body = data if isinstance(data, bytes) else BufferReader(data)  # a view of a pooled buffer: no copy
+            args = {"Bucket": self.config.bucket, "Key": bucket_key, "Body": body, "ContentMD5": _md5_b64(data)}
             response = self._call(
                 relative,
                 lambda: self._client.put_object(**args, **attributes, **conditions),
@@ -753,7 +827,8 @@ class S3Adapter(IObjectStorageAdapter):
 
     def _direct_call(self, key: str | None, send: Callable[[], T], *, conditional_create: bool = False) -> T:
         """A direct request, as ``_call`` runs an SDK one, tried up to ``max_attempts`` times on throttling and
-        transient failures (what the SDK's own retries do for its requests)."""
+        transient failures (what the SDK's own retries do for its requests), timeouts excepted: a server that does
+        not answer is tried again by the retry layer alone, within its deadline."""
 
         def attempts() -> T:
             attempt = 1
@@ -762,7 +837,11 @@ class S3Adapter(IObjectStorageAdapter):
                     return send()
                 except Exception as exc:
                     error = translate_error(exc, key=None)
-                    if attempt >= self.config.max_attempts or not isinstance(error, TransientError | Throttled):
+                    if (
+                        attempt >= self.config.max_attempts
+                        or isinstance(exc, TimeoutError)
+                        or not isinstance(error, TransientError | Throttled)
+                    ):
                         raise
                     time.sleep(backoff_delay(attempt, error))
                     attempt += 1
@@ -773,7 +852,7 @@ class S3Adapter(IObjectStorageAdapter):
         self,
         relative: str,
         bucket_key: str,
-        first: bytes | bytearray,
+        first: Lease,
         stream: Any,
         content_type: str | None,
         metadata: Mapping[str, str] | None,
@@ -816,9 +895,9 @@ class S3Adapter(IObjectStorageAdapter):
         )
 
     def _upload_parts(
-        self, relative: str, bucket_key: str, upload_id: str, first: bytes | bytearray, stream: Any
+        self, relative: str, bucket_key: str, upload_id: str, first: Lease, stream: Any
     ) -> tuple[list[dict[str, Any]], int]:
-        def send(number: int, data: bytes | bytearray) -> dict[str, Any]:
+        def send(number: int, data: memoryview | bytes) -> dict[str, Any]:
             direct = self._direct
             if direct is not None:
                 answer = self._direct_call(relative, lambda: direct.upload_part(bucket_key, upload_id, number, data))
@@ -830,7 +909,7 @@ class S3Adapter(IObjectStorageAdapter):
                     Key=bucket_key,
                     UploadId=upload_id,
                     PartNumber=number,
-                    Body=data,
+                    Body=BufferReader(data),  # the part's pooled buffer, not a copy of it
                     ContentMD5=_md5_b64(data),
                 ),
             )

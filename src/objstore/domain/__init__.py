@@ -15,6 +15,7 @@ from objstore.domain.errors import (
     ObjectStorageError,
     PermissionDenied,
     PreconditionFailed,
+    ProtocolError,
     Throttled,
     TransientError,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ObjectStorageService",
     "PermissionDenied",
     "PreconditionFailed",
+    "ProtocolError",
     "Throttled",
     "TransientError",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "ObjectStorageError",
     "PermissionDenied",
     "PreconditionFailed",
+    "ProtocolError",
     "Throttled",
     "TransientError",
 ]
@@ -164,3 +165,9 @@ class IntegrityError(ObjectStorageError):
     """Data read back does not match its checksum or expected size."""
 
     default_retryable = True
+
+
+class ProtocolError(ObjectStorageError):
+    """The store answered against its own protocol: a listing that repeats a page's continuation token (and so
+    would loop forever), names keys outside the prefix that was asked for, or says it is truncated without saying
+    where to go on. Not retryable: asking the same store again gets the same answer."""

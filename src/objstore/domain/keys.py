@@ -7,10 +7,13 @@ A *key* is a ``/``-separated path relative to the store's root (bucket + base pr
 Rejected, with :class:`~objstore.domain.errors.InvalidKey`:
   * empty keys, a leading ``/``, empty segments (``a//b``, a trailing ``/``);
   * ``.`` and ``..`` segments, including look-alikes that Unicode compatibility folds to them (``．．``);
-  * the backslash, a path separator on Windows and a classic traversal vector;
   * NUL, C0 and C1 control characters, DEL, line and paragraph separators, bidirectional overrides and
     isolates, the byte-order mark, non-characters and lone surrogates (which cannot be encoded as UTF-8);
   * keys longer than 1024 bytes in UTF-8 (the limit of S3, GCS and Azure).
+
+A backslash is an ordinary key character (``reports\\2026.csv``, as tools on Windows write them), as it is on S3,
+GCS and Azure; on a POSIX folder it is a literal file-name character, never a separator. A folder store or a
+local sync on Windows, where it is a separator, refuses such keys with InvalidKey.
 """
 
 from __future__ import annotations
@@ -18,16 +21,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from objstore.domain.errors import InvalidKey, InvalidMetadata
+from objstore.domain.models import ObjectInfo
 
 __all__ = [
     "MAX_KEY_BYTES",
     "StoreRoot",
+    "as_listed",
+    "is_folder_marker",
     "is_valid_key",
     "join_key",
     "normalize_prefix",
+    "printable_key",
+    "unusable_reason",
     "validate_key",
     "validate_metadata",
 ]
@@ -39,7 +47,6 @@ RESERVED_METADATA_PREFIX = "objstore_"
 _FORBIDDEN_CHARS = re.compile(
     "["
     "\x00-\x1f\x7f-\x9f"  # C0, DEL, C1 controls
-    "\\\\"  # backslash
     "\u2028\u2029"  # line / paragraph separator
     "\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidirectional marks, overrides and isolates
     "\ufeff"  # byte-order mark / zero-width no-break space
@@ -82,6 +89,37 @@ def validate_key(key: str) -> str:
     if reason is not None:
         raise InvalidKey(reason, key=_printable(key))
     return key
+
+
+def unusable_reason(key: str) -> str | None:
+    """Why a key a store listed cannot be addressed through objstore (None when it can).
+
+    Stores accept keys objstore refuses (``a/../b``, ``a//b``, control characters); listings report them with
+    this reason instead of leaving them out silently. A folder marker (``dir/``, a zero-byte object some tools
+    make for each folder) is a folder, not an object: None is not returned for it, see :func:`is_folder_marker`.
+    """
+    return _why_invalid(key)
+
+
+def is_folder_marker(key: str) -> bool:
+    """Whether a listed key is a folder marker (``dir/``): a folder, never an object or a failure."""
+    return key.endswith("/") and (key == "/" or _why_invalid(key.rstrip("/")) is None)
+
+
+def as_listed(info: ObjectInfo) -> ObjectInfo | None:
+    """A listed entry as listings hand it on: marked ``unusable`` (with why) when objstore cannot address its key,
+    None for a folder marker or a sub-prefix no key can address (nothing to report: the objects under it are)."""
+    if info.is_prefix or info.key.endswith("/"):
+        return info if info.is_prefix and _why_invalid(info.key.rstrip("/")) is None else None
+    reason = _why_invalid(info.key)
+    if reason is None:
+        return info
+    return replace(info, key=info.key, unusable=reason.replace("the key", "the key the store listed"))
+
+
+def printable_key(key: object) -> str:
+    """A key (valid or not) in a form that is safe to print or log: control characters are escaped."""
+    return _printable(key)
 
 
 def is_valid_key(key: object) -> bool:

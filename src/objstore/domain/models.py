@@ -38,6 +38,9 @@ class ObjectInfo:
         metadata: User metadata (lower-case keys). Listings may leave it empty; ``head_object`` fills it.
         checksum_sha256: Hex SHA-256 of the content, where the store keeps one.
         is_prefix: True for a sub-prefix entry of a non-recursive listing.
+        unusable: Why the key cannot be addressed through objstore (``a/../b``, ``a//b``, control characters),
+            for keys a store holds that other tools wrote. Such entries are listed only when asked for
+            (``iter_objects(..., include_unusable=True)``), so they can be reported rather than lost silently.
     """
 
     key: str
@@ -48,6 +51,7 @@ class ObjectInfo:
     metadata: Mapping[str, str] = field(default_factory=_empty_metadata, hash=False)
     checksum_sha256: str | None = None
     is_prefix: bool = False
+    unusable: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.metadata, MappingProxyType):
@@ -76,6 +80,8 @@ class Capabilities:
         max_segment_bytes: Longest single path segment the store accepts, if it is shorter than a whole key.
         max_key_bytes: Longest key (relative to the store's root, UTF-8) the store accepts: 1024 less what the
             store's own base prefix takes.
+        backslash_in_keys: A backslash in a key is kept as it is. Where it is not (Azure turns it into ``/``), keys
+            with one are refused with InvalidKey instead of being written under another name.
     """
 
     ranged_reads: bool = True
@@ -89,6 +95,7 @@ class Capabilities:
     retains_content_in_memory: bool = False
     max_segment_bytes: int | None = None
     max_key_bytes: int = 1024
+    backslash_in_keys: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from objstore.domain.errors import ConfigurationError, ObjectStorageError
+from objstore.domain.errors import ConfigurationError, InvalidKey, ObjectStorageError
 from objstore.domain.keys import join_key, normalize_prefix, validate_content_type, validate_metadata
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.sync.engine import LocalSide, Progress, StoreSide, SyncOptions, SyncReport, run_sync
 from objstore.domain.sync.local import Filters, LocalFolder
-from objstore.domain.sync.state import SyncState
+from objstore.domain.sync.state import LEGACY_FOLDER, SyncState, migrate_in_tree_state, state_path_for
 from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain, unwrap
 
 __all__ = ["ObjectStorageService"]
@@ -101,16 +101,30 @@ class ObjectStorageService(IObjectStorageDomain):
             return self.adapter.exists(prefix, key)
 
     def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
+        self,
+        prefix: str = "",
+        recursive: bool = True,
+        *,
+        page_size: int | None = None,
+        include_unusable: bool = False,
     ) -> Iterator[ObjectInfo]:
+        """Objects under a prefix, in key order, streamed page by page.
+
+        ``include_unusable``: also list keys the store holds that objstore cannot address (written by other tools:
+        ``a/../b``, ``a//b``, control characters), each with ``unusable`` saying why, so they can be reported.
+        """
         prefix = normalize_prefix(prefix)
         if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
             raise ValueError(f"page_size must be a positive int, not {page_size!r}")
-        return self._iter_guarded(prefix, recursive, page_size)
+        return self._iter_guarded(prefix, recursive, page_size, include_unusable)
 
-    def _iter_guarded(self, prefix: str, recursive: bool, page_size: int | None) -> Iterator[ObjectInfo]:
+    def _iter_guarded(
+        self, prefix: str, recursive: bool, page_size: int | None, include_unusable: bool
+    ) -> Iterator[ObjectInfo]:
         with self._guard("iter_objects", prefix):
-            yield from self.adapter.iter_objects(prefix, recursive, page_size=page_size)
+            for info in self.adapter.iter_objects(prefix, recursive, page_size=page_size):
+                if info.unusable is None or include_unusable:
+                    yield info
 
     def get_object_stream(
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
@@ -209,6 +223,7 @@ class ObjectStorageService(IObjectStorageDomain):
         jobs: int = 8,
         max_delete: str = "50%",
         progress: Progress | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> SyncReport:
         """Mirror a local folder into a folder of this store (extra objects deleted, as ``aws s3 sync --delete``).
 
@@ -219,7 +234,9 @@ class ObjectStorageService(IObjectStorageDomain):
             delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
         )
         filters = Filters.of(include, exclude, rules)
-        return self._local_sync("push", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded)
+        return self._local_sync(
+            "push", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded, state_dir
+        )
 
     def pull(
         self,
@@ -238,6 +255,7 @@ class ObjectStorageService(IObjectStorageDomain):
         jobs: int = 8,
         max_delete: str = "50%",
         progress: Progress | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> SyncReport:
         """Bring a folder of this store into a local folder (local extras kept unless ``delete``).
 
@@ -247,7 +265,9 @@ class ObjectStorageService(IObjectStorageDomain):
             delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
         )
         filters = Filters.of(include, exclude, rules)
-        return self._local_sync("pull", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded)
+        return self._local_sync(
+            "pull", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded, state_dir
+        )
 
     def _local_sync(
         self,
@@ -259,21 +279,30 @@ class ObjectStorageService(IObjectStorageDomain):
         follow_symlinks: bool,
         progress: Progress | None,
         delete_excluded: bool,
+        state_dir: str | os.PathLike[str] | None,
     ) -> SyncReport:
         root = Path(local_dir).expanduser().resolve()
-        if direction == "pull":
+        if direction == "pull" and not options.dry_run:
             root.mkdir(parents=True, exist_ok=True)
-        elif not root.is_dir():
+        elif direction == "push" and not root.is_dir():
             raise ConfigurationError(f"the folder to push, {str(root)!r}, does not exist")
         # --delete-excluded: the destination is seen unfiltered, so what the filters leave out is deleted there.
         everything = Filters()
         local_filters = everything if (delete_excluded and direction == "pull") else filters
         remote_filters = everything if (delete_excluded and direction == "push") else filters
-        folder = LocalFolder(root, local_filters, follow_symlinks)
+        folder = LocalFolder(root, local_filters, follow_symlinks, writable=direction == "pull")
         local, remote = LocalSide(folder), StoreSide(self, prefix, remote_filters)
-        # One state per (folder, store folder), kept in the folder's own .objstore/ (never synced).
-        digest = hashlib.sha256(f"{self.store_identity}|{normalize_prefix(prefix)}".encode()).hexdigest()[:24]
-        state = SyncState(folder.reserved / "sync" / f"{digest}.sqlite")
+        # One state per (folder, store folder), in the state directory: never inside the synced folder.
+        where = normalize_prefix(prefix)
+        path = state_path_for(f"local:{root}|{self.store_identity}|{where}", state_dir)
+        legacy_name = hashlib.sha256(f"{self.store_identity}|{where}".encode()).hexdigest()[:24] + ".sqlite"
+        if not options.dry_run:
+            path = migrate_in_tree_state(root, legacy_name, path) or path
+        elif not path.exists() and (root / LEGACY_FOLDER / "sync" / legacy_name).is_file():
+            path = root / LEGACY_FOLDER / "sync" / legacy_name  # read in place: a dry run moves nothing
+        if direction == "pull" and not options.dry_run:
+            folder.check_writable()
+        state = SyncState(path, read_only=options.dry_run)
         excluded = (lambda key: not filters.allows(key)) if delete_excluded else None
         try:
             if direction == "push":
@@ -300,7 +329,14 @@ class ObjectStorageService(IObjectStorageDomain):
         """Normalize the prefix and validate the key; a rejected key never reaches the adapter."""
         try:
             prefix = normalize_prefix(prefix)
-            return prefix, join_key(prefix, key)
+            full = join_key(prefix, key)
+            if "\\" in full and not self.adapter.capabilities.backslash_in_keys:
+                raise InvalidKey(
+                    f"the {self.adapter.name} store turns a backslash into '/'; a key with one would be stored under "
+                    "another name",
+                    key=full,
+                )
+            return prefix, full
         except ObjectStorageError as exc:
             raise exc.with_context(operation=operation, adapter=self.adapter.name) from None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
 from objstore.domain.backoff import backoff_delay
+from objstore.domain.buffers import BufferPool, Lease, shared_pool
 from objstore.domain.errors import ConfigurationError, IntegrityError, ObjectStorageError, TransientError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "iter_chunks",
     "prehash_sha256",
     "read_exactly",
+    "read_first",
     "resolve_range",
     "upload_in_parts",
 ]
@@ -100,6 +102,18 @@ class BufferReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        # Seekable, so an SDK can hash the body and rewind it to send it (or to send it again).
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         target = memoryview(buffer).cast("B")
@@ -233,16 +247,52 @@ def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
     return buffer
 
 
+def read_first(stream: IO[bytes] | Any, size: int, *, capacity: int = 0, pool: BufferPool | None = None) -> Lease:
+    """Read up to ``size`` bytes of an upload into a lease; fewer only at end of stream.
+
+    A small object costs what it holds, outside the pool: its first piece (at most 1 MiB) is read as it comes.
+    Once a whole first piece has come, a buffer of ``max(size, capacity)`` bytes is borrowed from ``pool`` (the
+    shared pool by default; this may wait) and filled in place. ``capacity`` lets the caller carry on filling the
+    same buffer (a first part larger than the threshold) without borrowing a second one while holding this one.
+    """
+    want = min(size, _READ_PIECE)
+    head = bytearray()
+    while len(head) < want:
+        chunk = stream.read(want - len(head))
+        if not chunk:
+            break
+        head += chunk
+    if len(head) < _READ_PIECE or size <= _READ_PIECE:
+        return Lease.holding(head)
+    lease = (pool or shared_pool()).lease(max(size, capacity))
+    try:
+        lease.buffer[: len(head)] = head
+        lease.size = len(head)
+        del head
+        lease.fill(stream, size)
+    except BaseException:
+        lease.release()
+        raise
+    return lease
+
+
 def copy_stream(
-    source: IO[bytes] | Any, write: Callable[[memoryview], object], *, chunk_size: int = CHUNK_SIZE, depth: int = 4
+    source: IO[bytes] | Any,
+    write: Callable[[memoryview], object],
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    depth: int = 4,
+    pool: BufferPool | None = None,
 ) -> int:
     """Copy ``source`` to ``write`` with reading and writing overlapped; returns the number of bytes copied.
 
     A download is a chain of waits: the socket, the hash that verifies it, the disk. One thread doing all three
     in turn leaves each idle while the others run. Here a reader thread fills up to ``depth`` reused buffers
-    (memory: ``depth`` x ``chunk_size``, whatever the size of the object) while the caller's thread writes;
-    hashing and I/O release the GIL, so they run at once. A source that ends within its first chunk (a small
-    object) is copied on the caller's thread, with no thread started.
+    (memory: ``depth`` x ``chunk_size``, whatever the size of the object, borrowed from ``pool``, the shared
+    pool by default, so concurrent downloads share one budget) while the caller's thread writes; hashing and
+    I/O release the GIL, so they run at once. A source that ends within its first two chunks (a small object)
+    is copied on the caller's thread, with no thread started and nothing borrowed. ``write`` must not borrow
+    from the same pool (it would wait while holding these buffers).
 
     ``write`` receives a view that is only valid during the call. The first error on either side is raised
     here; after a write fails, the reader is stopped and joined before this returns, so the source is no longer
@@ -258,15 +308,17 @@ def copy_stream(
     write(memoryview(following))
     readinto = getattr(source, "readinto", None)
 
-    def fill(buffer: bytearray) -> int:
+    def fill(buffer: memoryview) -> int:
         if readinto is not None:
             return int(readinto(buffer) or 0)
         data = source.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
-    free: list[bytearray] = [bytearray(chunk_size) for _ in range(depth)]
-    filled: list[tuple[bytearray, int] | BaseException | None] = []
+    lease = (pool or shared_pool()).lease(chunk_size * depth)
+    whole = memoryview(lease.buffer)
+    free = [whole[index * chunk_size : (index + 1) * chunk_size] for index in range(depth)]
+    filled: list[tuple[memoryview, int] | BaseException | None] = []
     condition = threading.Condition()
     stop = False
 
@@ -304,7 +356,7 @@ def copy_stream(
             if isinstance(item, BaseException):
                 raise item
             buffer, count = item
-            write(memoryview(buffer)[:count])
+            write(buffer[:count])
             total += count
             with condition:
                 free.append(buffer)
@@ -314,6 +366,8 @@ def copy_stream(
             stop = True
             condition.notify_all()
         thread.join()
+        whole.release()
+        lease.release()
 
 
 def is_seekable(stream: Any) -> bool:
@@ -324,7 +378,7 @@ def is_seekable(stream: Any) -> bool:
         return False
 
 
-def prehash_sha256(stream: Any, first: bytes | bytearray) -> str:
+def prehash_sha256(stream: Any, first: bytes | bytearray | memoryview) -> str:
     """SHA-256 of ``first`` plus the rest of a seekable stream, which is left where it was."""
     digest = hashlib.sha256(first)
     position = stream.tell()
@@ -414,35 +468,43 @@ class UploadedParts(Generic[T]):
 
 def upload_in_parts(
     stream: IO[bytes] | Any,
-    first: bytes | bytearray,
+    first: bytes | bytearray | Lease,
     *,
     part_size: int,
     concurrency: int,
-    send: Callable[[int, bytes | bytearray], T],
+    send: Callable[[int, memoryview | bytes], T],
     key: str,
     max_parts: int = 10_000,
     hash_content: bool = False,
     as_bytes: bool = False,
     attempts: int = 1,
     sleep: Callable[[float], None] = time.sleep,
+    pool: BufferPool | None = None,
 ) -> UploadedParts[T]:
     """Send a stream as numbered parts (from 1), ``concurrency`` at a time, in bounded memory.
 
-    A part is read only once a slot is free, so at most ``concurrency`` parts exist at any time: memory is
-    bounded by ``part_size`` x ``concurrency``. ``first`` (already read) starts part 1. Part sizes double every
-    ``max_parts // 10`` parts, so a stream of unknown length still fits in ``max_parts``. On the first failure no
-    new part is started and the failure is raised once the parts in flight end; the caller aborts the upload.
-    ``as_bytes`` hands parts over as ``bytes`` (converted here, one part at a time) for SDKs that need them.
-    A part whose send fails with a retryable error is sent again, alone, up to ``attempts`` tries in all (its
-    bytes are still in memory), with full-jitter backoff: the upload resumes at the failed part.
+    Each part is a buffer borrowed from ``pool`` (the shared pool by default), read only once a slot is free
+    and the pool lends it, and returned as soon as the part is sent or has failed: concurrent uploads share one
+    budget, and one upload has at most ``concurrency`` parts in memory. ``first`` (already read, usually a lease
+    from :func:`read_first`) starts part 1 and is filled on to ``part_size`` if it has room; this function owns
+    it from the call on. The reading thread never waits for a buffer while it holds one, so uploads sharing a
+    pool cannot deadlock. Part sizes double every ``max_parts // 10`` parts, so a stream of unknown length still
+    fits in ``max_parts``. On the first failure no new part is started and the failure is raised once the parts
+    in flight end; the caller aborts the upload. ``send`` gets a view of the part, valid during the call (or,
+    with ``as_bytes``, a copy as ``bytes`` for SDKs that need them). A part whose send fails with a retryable
+    error is sent again, alone, up to ``attempts`` tries in all (its bytes are still in memory), with
+    full-jitter backoff: the upload resumes at the failed part.
     """
+    pool = pool or shared_pool()
     slots = threading.BoundedSemaphore(concurrency)
     failed = threading.Event()
     futures: dict[int, Future[T]] = {}
     digest = hashlib.sha256() if hash_content else None
 
-    def run(number: int, data: bytes | bytearray) -> T:
+    def run(number: int, lease: Lease) -> T:
         try:
+            view = lease.view()
+            data = bytes(view) if as_bytes else view
             tried = 0
             while True:
                 if failed.is_set():
@@ -458,41 +520,52 @@ def upload_in_parts(
             failed.set()
             raise
         finally:
+            lease.release()
             slots.release()
 
     size = 0
-    carry: bytes | bytearray | None = first
+    carry: Lease | None = first if isinstance(first, Lease) else Lease.holding(first)
     grow_every = max(1, max_parts // 10)
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="objstore-part") as pool:
-        while True:
-            slots.acquire()
-            if failed.is_set():
-                slots.release()
-                break
-            number = len(futures)
-            if number >= max_parts:
-                slots.release()
-                failed.set()
-                raise ConfigurationError(f"the object needs more than {max_parts} parts; raise the part size", key=key)
-            size_now = part_size * (2 ** (number // grow_every))
-            if carry is not None:
-                data = carry if len(carry) >= size_now else carry + read_exactly(stream, size_now - len(carry))
-                carry = None
-            else:
-                data = read_exactly(stream, size_now)
-            if not data and number > 0:
-                slots.release()
-                break
-            if digest is not None:
-                digest.update(data)
-            if as_bytes and not isinstance(data, bytes):
-                data = bytes(data)
-            size += len(data)
-            futures[number + 1] = pool.submit(run, number + 1, data)
-            ended = len(data) < size_now
-            del data
-            if ended:
-                break
+    try:
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="objstore-part") as executor:
+            while True:
+                slots.acquire()
+                if failed.is_set():
+                    slots.release()
+                    break
+                number = len(futures)
+                if number >= max_parts:
+                    slots.release()
+                    failed.set()
+                    raise ConfigurationError(
+                        f"the object needs more than {max_parts} parts; raise the part size", key=key
+                    )
+                size_now = part_size * (2 ** (number // grow_every))
+                lease: Lease | None = None
+                try:
+                    lease, carry = _next_part(stream, carry, size_now, pool)
+                    target = min(max(size_now, lease.size), lease.capacity)
+                    lease.fill(stream, target)
+                except BaseException:
+                    if lease is not None:
+                        lease.release()
+                    slots.release()
+                    failed.set()
+                    raise
+                if not lease.size and number > 0:
+                    lease.release()
+                    slots.release()
+                    break
+                if digest is not None:
+                    digest.update(lease.view())
+                size += lease.size
+                ended = lease.size < target
+                futures[number + 1] = executor.submit(run, number + 1, lease)
+                if ended:
+                    break
+    finally:
+        if carry is not None:
+            carry.release()
     for future in futures.values():
         error = future.exception()
         if error is not None:
@@ -500,3 +573,17 @@ def upload_in_parts(
     return UploadedParts(
         [futures[n].result() for n in sorted(futures)], size, digest.hexdigest() if digest is not None else None
     )
+
+
+def _next_part(stream: Any, carry: Lease | None, size: int, pool: BufferPool) -> tuple[Lease, Lease | None]:
+    """The buffer for the next part: the first one (moved to a pooled buffer if it was read outside the pool
+    and has no room), else one borrowed from the pool. Returns it and what is left to carry (nothing)."""
+    if carry is None:
+        return pool.lease(size), None
+    if carry.pooled or carry.capacity >= size:
+        # A pooled first buffer is used as it is: borrowing a second one while holding it could deadlock.
+        return carry, None
+    lease = pool.lease(size)  # the carry is outside the pool: waiting while holding it cannot deadlock
+    lease.buffer[: carry.size] = carry.view()
+    lease.size = carry.size
+    return lease, None

@@ -23,5 +23,6 @@ class Exceptions:
     AuthenticationError = _errors.AuthenticationError
     CredentialsExpired = _errors.CredentialsExpired
     Throttled = _errors.Throttled
+    ProtocolError = _errors.ProtocolError
     TransientError = _errors.TransientError
     IntegrityError = _errors.IntegrityError

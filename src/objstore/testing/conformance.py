@@ -20,6 +20,7 @@ import hashlib
 import io
 import random
 import threading
+import time
 import tracemalloc
 import unicodedata
 import urllib.request
@@ -42,7 +43,7 @@ from objstore.domain.errors import (
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.service import ObjectStorageService
 from objstore.ports.storage import IObjectStorageAdapter, stream_etag
-from objstore.testing.hostile import HOSTILE_KEYS, HOSTILE_PREFIXES
+from objstore.testing.hostile import BACKSLASH_KEYS, HOSTILE_KEYS, HOSTILE_PREFIXES
 
 __all__ = ["ObjectStoreConformance", "PatternStream", "ShortReadStream", "require"]
 
@@ -176,6 +177,26 @@ class ObjectStoreConformance:
         store.put_object("u", key, key.encode("utf-8"))
         assert store.get_object("u", key) == key.encode("utf-8")
         assert [info.key for info in store.iter_objects("u")] == [f"u/{key}"]
+
+    @pytest.mark.parametrize("key", BACKSLASH_KEYS)
+    def test_a_backslash_is_an_ordinary_key_character(self, store: ObjectStorageService, key: str) -> None:
+        """Objects tools on Windows wrote (``reports\\2026.csv``) can be read, listed, copied and deleted; a store
+        that would turn the backslash into ``/`` refuses such keys rather than write another name."""
+        if not store.capabilities.backslash_in_keys:
+            with pytest.raises(InvalidKey):
+                store.put_object("bs", key, b"backslash")
+            assert store.list_objects("") == []
+            return
+        store.put_object("bs", key, b"backslash")
+        assert store.get_object("bs", key) == b"backslash"
+        assert [info.key for info in store.iter_objects("bs")] == [f"bs/{key}"]
+        assert store.list_objects("bs") == [f"bs/{key}"]
+        store.copy_object("bs", key, "bs2", key)
+        assert store.get_object("bs2", key) == b"backslash"
+        assert store.delete_objects("bs2", [key]).ok
+        store.delete_object("bs", key)
+        assert not store.exists("bs", key)
+        assert store.list_objects("") == []
 
     def test_nfc_and_nfd_keys_are_kept_exactly(self, store: ObjectStorageService) -> None:
         nfd = unicodedata.normalize("NFD", "r\u00e9sum\u00e9.txt")
@@ -837,6 +858,54 @@ class ObjectStoreConformance:
             stop.set()
             writer.join()
         assert whole > 0  # the readers did get whole versions, not only refusals
+
+    def test_reads_racing_a_writer_of_large_objects_always_return_one_whole_version(
+        self, store: ObjectStorageService
+    ) -> None:
+        """Under a writer replacing an 8 MiB object as fast as it can, every read returns one whole version.
+
+        Reads of objects larger than one request (chunked downloads) are where a store either pins the version
+        it started or loses the race. No error is tolerated: a store may restart a read that lost the race
+        before its first byte, within its documented attempts, but a loop of writers must not exhaust them.
+        """
+        sizes = (8 * MiB, 8 * MiB + 1, 6 * MiB + 12_345, 9 * MiB - 7)
+        versions = [random.Random(n).randbytes(size) for n, size in enumerate(sizes)]
+        digests = {hashlib.sha256(version).hexdigest(): n for n, version in enumerate(versions)}
+        store.put_object("race", "large", versions[0])
+        stop = threading.Event()
+        writes = [0]
+
+        def write() -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                store.put_object("race", "large", versions[n % len(versions)])
+                writes[0] += 1
+
+        def check(content: bytes, how: str) -> None:
+            version = digests.get(hashlib.sha256(content).hexdigest())
+            assert version is not None, f"{how} returned {len(content)} bytes that are no version written (torn)"
+
+        def read(_: int) -> None:
+            for _ in range(4):
+                check(store.get_object("race", "large"), "get_object")
+                with store.get_object_stream("race", "large") as stream:
+                    pieces = []
+                    while piece := stream.read(MiB):  # a slow consumer: the writer replaces the object meanwhile
+                        pieces.append(piece)
+                        time.sleep(0.01)
+                check(b"".join(pieces), "get_object_stream")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            with ThreadPoolExecutor(3) as pool:
+                list(pool.map(read, range(3)))
+            written_while_reading = writes[0]
+        finally:
+            stop.set()
+            writer.join()
+        assert written_while_reading >= 3, "the writer hardly ran: the race was not exercised"
 
     def test_a_stream_that_names_its_version_names_the_one_it_reads(self, store: ObjectStorageService) -> None:
         """Adapters may record a read stream's version (``tag_stream``), so layers can resume it without a HEAD."""

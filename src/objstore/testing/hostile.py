@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["HOSTILE_KEYS", "HOSTILE_PREFIXES"]
+__all__ = ["BACKSLASH_KEYS", "HOSTILE_KEYS", "HOSTILE_PREFIXES"]
+
+# Legal keys that look hostile: a backslash is an ordinary character on every store (and a literal file-name
+# character on a POSIX folder), so objects other tools wrote with one can be read, copied and deleted.
+BACKSLASH_KEYS: tuple[str, ...] = ("reports\\2026.csv", "a\\b", "..\\..\\windows\\system32", "\\\\server\\share")
 
 HOSTILE_KEYS: tuple[str, ...] = (
     # empty, absolute, separators
@@ -25,9 +29,6 @@ HOSTILE_KEYS: tuple[str, ...] = (
     "a/./b",
     "a/b/../../../../etc/shadow",
     "~/../x",
-    "..\\..\\windows\\system32",
-    "a\\b",
-    "\\\\server\\share",
     # Unicode look-alikes that compatibility folding turns into dot segments
     "\uff0e\uff0e/x",
     "a/\uff0e/b",
@@ -68,6 +69,5 @@ HOSTILE_PREFIXES: tuple[str, ...] = (
     "a/../../outside",
     "a//b",
     "a\x00b",
-    "a\\..\\b",
     "\uff0e\uff0e",
 )

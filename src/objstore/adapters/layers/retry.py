@@ -38,7 +38,10 @@ class RetryPolicy:
 
     Attributes:
         attempts: Tries in all, the first included.
-        deadline: Seconds after the first try when no new try starts.
+        deadline: Seconds after the first try when no new try starts: a try that would start (after its backoff)
+            at or past the deadline is not made. With every store's timeouts, an operation therefore ends within
+            the deadline plus one timeout. For listings and reads, which may rightly run longer than the deadline,
+            it counts from the last progress (an entry or bytes delivered) instead of the first try.
         base: The backoff's first step (seconds); each wait is random in [0, min(max_wait, base * 2**n)].
         max_wait: The longest single wait.
     """
@@ -77,7 +80,7 @@ class RetryingAdapter(LayerAdapter):
     - A delete retried after it did take effect is not reported as "not found".
 
     Waits follow full-jitter exponential backoff, never shorter than the store's Retry-After, and stop at the
-    policy's attempts or deadline, whichever comes first.
+    policy's attempts or deadline, whichever comes first; no try starts at or after the deadline.
     """
 
     def __init__(
@@ -87,11 +90,13 @@ class RetryingAdapter(LayerAdapter):
         *,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(inner)
         self.policy = policy or RetryPolicy()
         self.stats = RetryStats()
         self._sleep = sleep
+        self._clock = clock
         self._random = random.Random(seed)
         self.name = inner.name
         # Whether the store records on its read streams the version they read (then no HEAD pins it first).
@@ -124,11 +129,10 @@ class RetryingAdapter(LayerAdapter):
         def before_sleep(state: tenacity.RetryCallState) -> None:
             self.stats.add("retries")
 
-        policy = self.policy
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(when),
             wait=self._wait,
-            stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(policy.deadline),
+            stop=self._stop,
             sleep=self._sleep,
             before_sleep=before_sleep,
             reraise=True,
@@ -137,10 +141,26 @@ class RetryingAdapter(LayerAdapter):
             self._controllers[when] = retrying
         return retrying
 
-    def _run(self, operation: Callable[[], T], *, when: Callable[[BaseException], bool] = _retryable) -> T:
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        """Stop at the last attempt, or when the next try would start (after its wait) at or past the deadline."""
+        if state.attempt_number >= self.policy.attempts:
+            return True
+        return bool(self._clock() + state.upcoming_sleep >= self._busy.deadline_at)
+
+    def _run(
+        self,
+        operation: Callable[[], T],
+        *,
+        when: Callable[[BaseException], bool] = _retryable,
+        deadline_at: float | None = None,
+    ) -> T:
+        """Run ``operation`` with retries, starting no try at or after ``deadline_at`` (a ``clock`` time; by
+        default the policy's deadline from now)."""
         retrying = self._retrying(when)
         nested = getattr(self._busy, "on", False)
+        outer_deadline = getattr(self._busy, "deadline_at", None)
         self._busy.on = True
+        self._busy.deadline_at = self._clock() + self.policy.deadline if deadline_at is None else deadline_at
         try:
             return retrying(operation)
         except ObjectStorageError as exc:
@@ -149,6 +169,7 @@ class RetryingAdapter(LayerAdapter):
             raise
         finally:
             self._busy.on = nested
+            self._busy.deadline_at = outer_deadline
 
     # --- reads ----------------------------------------------------------------------------------------------
 
@@ -178,9 +199,13 @@ class RetryingAdapter(LayerAdapter):
     def iter_objects(
         self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
     ) -> Iterator[ObjectInfo]:
-        """Restarts a listing that failed part-way and skips what it already gave (listings are in key order)."""
+        """Restarts a listing that failed part-way and skips what it already gave (listings are in key order).
+
+        Attempts and deadline count from the last entry given (a listing may rightly take longer than the
+        deadline); time the caller spends between entries is not counted.
+        """
         last: str | None = None
-        attempt = 0
+        patience = _Patience(self)
         while True:
             try:
                 for info in self.inner.iter_objects(prefix, recursive, page_size=page_size):
@@ -188,14 +213,10 @@ class RetryingAdapter(LayerAdapter):
                         continue
                     last = info.key
                     yield info
+                    patience.resumed()
                 return
             except ObjectStorageError as exc:
-                attempt += 1
-                if not exc.retryable or attempt >= self.policy.attempts:
-                    raise
-                self.stats.add("retries")
-                policy = self.policy
-                self._sleep(backoff_delay(attempt, exc, base=policy.base, max_wait=policy.max_wait, rng=self._random))
+                patience.failed(exc)
 
     # --- writes ---------------------------------------------------------------------------------------------
 
@@ -295,15 +316,19 @@ class RetryingAdapter(LayerAdapter):
 
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
         batch = list(keys)  # taken once: a retry must see the same keys (the caller may pass a generator)
-        result = self._run(lambda: self.inner.delete_objects(prefix, batch))
+        deadline_at = self._clock() + self.policy.deadline  # one deadline for the batch and its retries
+        result = self._run(lambda: self.inner.delete_objects(prefix, batch), deadline_at=deadline_at)
         deleted = list(result.deleted)
         errors = dict(result.errors)
         for _ in range(self.policy.attempts - 1):
             again = [key for key, error in errors.items() if error.retryable]
-            if not again:
+            if not again or self._clock() >= deadline_at:
                 break
             self.stats.add("retries")
-            retry = self._run(lambda again=again: self.inner.delete_objects(prefix, again))  # type: ignore[misc]
+            retry = self._run(
+                lambda again=again: self.inner.delete_objects(prefix, again),  # type: ignore[misc]
+                deadline_at=deadline_at,
+            )
             deleted += retry.deleted
             errors = {key: error for key, error in errors.items() if key not in retry.deleted} | dict(retry.errors)
         return DeleteResult(tuple(deleted), errors)
@@ -333,6 +358,42 @@ class RetryingAdapter(LayerAdapter):
         return stream, (etag or pinned) if resumable else None
 
 
+class _Patience:
+    """The retry budget of an operation that makes progress between failures (a listing, a long read).
+
+    Attempts and the deadline count from the moment the caller last asked for more after progress (an entry or
+    bytes delivered), so a long listing or read may take any time in all, while one that stops moving gives up
+    within the deadline (plus the one timeout of a try already under way).
+    """
+
+    def __init__(self, layer: RetryingAdapter) -> None:
+        self._layer = layer
+        self.failures = 0
+        self.since = layer._clock()
+
+    @property
+    def deadline_at(self) -> float:
+        return self.since + self._layer.policy.deadline
+
+    def resumed(self) -> None:
+        """The operation made progress and the caller asks for more: a new budget starts now."""
+        self.failures = 0
+        self.since = self._layer._clock()
+
+    def failed(self, exc: ObjectStorageError) -> None:
+        """Wait before trying again, or raise ``exc`` if it is not retryable or the budget is spent."""
+        layer, policy = self._layer, self._layer.policy
+        self.failures += 1
+        if not exc.retryable:
+            raise exc
+        delay = backoff_delay(self.failures, exc, base=policy.base, max_wait=policy.max_wait, rng=layer._random)
+        if self.failures >= policy.attempts or layer._clock() + delay >= self.deadline_at:
+            layer.stats.add("gave_up")
+            raise exc
+        layer.stats.add("retries")
+        layer._sleep(delay)
+
+
 class _ResumingReader(io.RawIOBase):
     """Reads through a stream; if it breaks with a retryable error, reopens at the byte reached, same version."""
 
@@ -351,13 +412,14 @@ class _ResumingReader(io.RawIOBase):
         self._prefix, self._key, self._start, self._end = prefix, key, start, end
         self._stream, self._etag = opened
         self._delivered = 0
-        self._failures = 0
+        self._patience = _Patience(layer)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
+        self._patience.resumed()
         while True:
             try:
                 n = _read_into(self._stream, view)
@@ -368,19 +430,21 @@ class _ResumingReader(io.RawIOBase):
             return n
 
     def _resume(self, exc: ObjectStorageError) -> None:
-        self._failures += 1
-        resumable = exc.retryable and self._etag is not None and self._failures < self._layer.policy.attempts
-        if not resumable:
+        if self._etag is None:
             raise exc
-        self._layer.stats.add("retries")
-        current = self._layer._run(lambda: self._layer.inner.head_object(self._prefix, self._key))
+        self._patience.failed(exc)  # waits, or raises when the error is final or the budget spent
+        deadline_at = self._patience.deadline_at
+        current = self._layer._run(
+            lambda: self._layer.inner.head_object(self._prefix, self._key), deadline_at=deadline_at
+        )
         if current.etag != self._etag:
             raise TransientError("the object was replaced while it was being read", key=exc.key) from exc
         offset = (self._start or 0) + self._delivered
         self._stream = self._layer._run(
             lambda: self._stack.enter_context(
                 self._layer.inner.get_object_stream(self._prefix, self._key, offset, self._end)
-            )
+            ),
+            deadline_at=deadline_at,
         )
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -18,11 +19,12 @@ from types import MappingProxyType
 from typing import IO, Any, Protocol
 
 from objstore.domain.errors import ConfigurationError, ObjectAlreadyExists, ObjectStorageError
-from objstore.domain.keys import normalize_prefix
+from objstore.domain.keys import normalize_prefix, printable_key
 from objstore.domain.streams import is_seekable
-from objstore.domain.sync.local import Filters, LocalFolder
+from objstore.domain.sync.guard import SideGuard
+from objstore.domain.sync.local import FileInTheWay, Filters, LinkInTheWay, LocalFolder
 from objstore.domain.sync.planner import Action, ActionKind, Entry, Policy, Prior, plan_one_way, plan_two_way
-from objstore.domain.sync.state import SyncState
+from objstore.domain.sync.state import SyncState, state_path_for
 from objstore.ports.storage import layer_counters
 
 __all__ = ["LocalSide", "Progress", "Side", "StoreSide", "SyncOptions", "SyncReport", "run_sync", "sync"]
@@ -41,6 +43,9 @@ class Side(Protocol):
     """One side of a sync (a local folder, or a folder of a store)."""
 
     label: str
+    holds_file_and_folder: bool  # an object "x" and objects under "x/" can both exist here
+    is_local: bool  # a local folder (objstore's own names at its root are not data)
+    skipped: dict[str, str]  # what exists here but cannot take part, with why (filled while listing)
 
     def entries(self) -> Iterator[Entry]: ...
     def open(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]: ...
@@ -53,9 +58,13 @@ class Side(Protocol):
 
 
 class LocalSide:
+    holds_file_and_folder = False
+    is_local = True
+
     def __init__(self, folder: LocalFolder) -> None:
         self.folder = folder
         self.label = str(folder.root)
+        self.skipped = folder.skipped
 
     def entries(self) -> Iterator[Entry]:
         return self.folder.entries()
@@ -89,11 +98,15 @@ class LocalSide:
 
 
 class StoreSide:
+    is_local = False
+
     def __init__(self, service: Any, prefix: str, filters: Filters) -> None:
         self.service = service
         self.prefix = normalize_prefix(prefix)
         self.filters = filters
         self.label = service.store_identity + (f" /{self.prefix}" if self.prefix else "")
+        self.holds_file_and_folder = bool(service.capabilities.key_and_prefix_coexist)
+        self.skipped: dict[str, str] = {}
 
     def counters(self) -> dict[str, int]:
         """What the store's layers counted so far (retries, faults injected), every caller of the store included."""
@@ -101,8 +114,12 @@ class StoreSide:
 
     def entries(self) -> Iterator[Entry]:
         cut = len(self.prefix) + 1 if self.prefix else 0
-        for info in self.service.iter_objects(self.prefix):
+        for info in self.service.iter_objects(self.prefix, include_unusable=True):
             key = info.key[cut:]
+            if info.unusable is not None:
+                if self.filters.allows(key):
+                    self.skipped[printable_key(key)] = f"{info.unusable}; it cannot be synced"
+                continue
             if self.filters.allows(key):
                 mtime = int(info.last_modified.timestamp() * 1e9) if info.last_modified else None
                 yield Entry(key, info.size, info.etag or f"size:{info.size}", mtime)
@@ -177,6 +194,7 @@ class SyncReport:
     bytes_transferred: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     conflicts: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     deletes_refused: str | None = None
     plan: list[Action] = field(default_factory=list)
@@ -187,8 +205,8 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
-        """No failure and no refused delete (conflicts are reported, not failures)."""
-        return not self.failures and self.deletes_refused is None
+        """No failure, no key left unsynced (``skipped``) and no refused delete (conflicts are reported apart)."""
+        return not self.failures and not self.skipped and self.deletes_refused is None
 
     def count(self, kind: str) -> None:
         with self._lock:
@@ -209,6 +227,8 @@ class SyncReport:
             lines.append(f"conflict: {key}: {reason}")
         for key, reason in sorted(self.failures.items()):
             lines.append(f"FAILED: {key}: {reason}")
+        for key, reason in sorted(self.skipped.items()):
+            lines.append(f"NOT SYNCED: {key}: {reason}")
         if self.deletes_refused:
             lines.append(f"deletes refused: {self.deletes_refused}")
         lines.extend(f"skipped: {problem}" for problem in self.problems)
@@ -227,6 +247,7 @@ class SyncReport:
             "seconds": round(self.seconds, 3),
             "failures": self.failures,
             "conflicts": self.conflicts,
+            "skipped": self.skipped,
             "problems": self.problems,
             "deletes_refused": self.deletes_refused,
             "plan": [
@@ -307,8 +328,16 @@ def run_sync(
         else:
             state.record(key, source_token, dest_token, sha256)
 
-    source_entries = _Counted(source.entries())
-    dest_entries = _Counted(dest.entries())
+    # What one side has that the other cannot hold never enters the plan (see guard.py).
+    source_guard = SideGuard(source.entries(), file_and_folder=not dest.holds_file_and_folder, reserved=dest.is_local)
+    dest_guard = SideGuard(
+        dest.entries(),
+        file_and_folder=not source.holds_file_and_folder,  # never deleted for want of a place on the source
+        reserved=source.is_local,
+    )
+    guards = (source_guard, dest_guard)
+    source_entries = _Counted(source_guard)
+    dest_entries = _Counted(dest_guard)
     tokens: dict[str, tuple[Entry | None, Entry | None]] = {}
 
     def remember(side: int, entries: Iterable[Entry]) -> Iterator[Entry]:
@@ -335,7 +364,7 @@ def run_sync(
     deletes: dict[ActionKind, list[str]] = {ActionKind.DELETE: [], ActionKind.DELETE_SOURCE: []}
     slots = threading.BoundedSemaphore(options.jobs * 2)
 
-    blocked: dict[str, tuple[Action, tuple[Entry | None, Entry | None]]] = {}
+    blocked: dict[str, tuple[Action, tuple[Entry | None, Entry | None], BaseException]] = {}
 
     def transfer(action: Action, pair: tuple[Entry | None, Entry | None]) -> None:
         try:
@@ -350,13 +379,16 @@ def run_sync(
                 report.bytes_transferred += moved
                 report.count(kind if moved or not action.verify_content else "skip")
             notify(kind, action.key, moved)
+        except LinkInTheWay as exc:
+            with lock:
+                report.skipped[action.key] = str(exc)
         except Exception as exc:  # noqa: BLE001 - any failure is this key's, reported; none is lost in the pool
             with lock:
                 report.failures[action.key] = (
                     str(exc) if isinstance(exc, ObjectStorageError | OSError) else (f"{type(exc).__name__}: {exc}")
                 )
                 if isinstance(exc, ObjectAlreadyExists | IsADirectoryError | NotADirectoryError):
-                    blocked[action.key] = (action, pair)  # a file <-> folder swap: see below
+                    blocked[action.key] = (action, pair, exc)  # a file <-> folder swap: see below
 
     def transfer_batch(batch: list[tuple[Action, tuple[Entry | None, Entry | None]]]) -> None:
         try:
@@ -381,6 +413,9 @@ def run_sync(
     with ThreadPoolExecutor(options.jobs, thread_name_prefix="objstore-sync") as pool:
         try:
             for action in plan:
+                if any(guard.excludes(action.key) for guard in guards):
+                    tokens.pop(action.key, None)
+                    continue  # nothing is done for it on either side (reported below)
                 if action.rename_to is not None:
                     # keep-both: the other side's version is copied aside first, right here, before the copy
                     # that replaces it is queued; the tokens stay for that copy.
@@ -426,6 +461,8 @@ def run_sync(
         # Nothing could even be listed (credentials, a missing bucket, a dead server) and nothing was done: the
         # error itself is the answer, not a report of a sync that never began.
         raise listing_error
+    for skipped in (source.skipped, dest.skipped, source_guard.skipped, dest_guard.skipped):
+        report.skipped.update(skipped)
     unreadable: set[str] = set()
     for side, kind in ((source, ActionKind.DELETE), (dest, ActionKind.DELETE_SOURCE)):
         if isinstance(side, LocalSide):
@@ -452,7 +489,8 @@ def run_sync(
         else:
             _delete(deletes[ActionKind.DELETE], dest, state, report, notify)
             _delete(deletes[ActionKind.DELETE_SOURCE], source, state, report, notify)
-    if not options.dry_run and report.ok:
+    if not options.dry_run and not report.failures and report.deletes_refused is None:
+        # Keys left out (``skipped``) are left out the same way every time: the rest is a complete sync.
         state.mark_synced()  # only a complete sync: otherwise a later run would take leftovers for new data
     if options.dry_run and wanted:
         refusal = _refuse_deletes(report, None, source_entries.count, dest_entries.count, wanted, options)
@@ -473,7 +511,7 @@ def _sum_counters(*sides: Side) -> dict[str, int]:
 
 
 def _unblock(
-    blocked: dict[str, tuple[Action, tuple[Entry | None, Entry | None]]],
+    blocked: dict[str, tuple[Action, tuple[Entry | None, Entry | None], BaseException]],
     deletes: dict[ActionKind, list[str]],
     source: Side,
     dest: Side,
@@ -485,16 +523,28 @@ def _unblock(
     """Copies that failed because a file became a folder of the same name (or the other way round).
 
     The object in the way is one the plan deletes anyway: that delete runs first, then the copy again. Other
-    deletes still wait for the end of the sync.
+    deletes still wait for the end of the sync. In a local folder, a file in the way of a folder is also replaced
+    when the last sync wrote it and it is unchanged since (the store replaced that object with a folder); any
+    other file in the way is kept, and the key fails.
     """
-    for key, (action, pair) in sorted(blocked.items()):
+    for key, (action, pair, error) in sorted(blocked.items()):
         kind = ActionKind.DELETE if action.kind is ActionKind.UPLOAD else ActionKind.DELETE_SOURCE
         side = dest if kind is ActionKind.DELETE else source
         in_the_way = [d for d in deletes[kind] if key.startswith(d + "/") or d.startswith(key + "/")]
-        if not in_the_way:
+        if in_the_way:
+            deletes[kind] = [d for d in deletes[kind] if d not in in_the_way]
+            _delete(in_the_way, side, state, report, notify)
+        elif isinstance(error, FileInTheWay) and isinstance(side, LocalSide):
+            prior = state.get(error.blocking)
+            # A local folder's tokens are the state's source side (push orientation, which a pull reuses).
+            if prior is None or not side.folder.remove_if_unchanged(error.blocking, prior.source_token):
+                report.failures[key] = f"{error}, and it is not a copy the last sync made; kept"
+                continue
+            state.forget(error.blocking)
+            report.count("delete")
+            notify("delete", error.blocking, 0)
+        else:
             continue
-        deletes[kind] = [d for d in deletes[kind] if d not in in_the_way]
-        _delete(in_the_way, side, state, report, notify)
         origin_entry = pair[0] if action.kind is ActionKind.UPLOAD else pair[1]
         cleared = (origin_entry, None) if action.kind is ActionKind.UPLOAD else (None, origin_entry)
         try:
@@ -629,8 +679,8 @@ class _CountingStream:
         return None if self._gap else self._digest.hexdigest()
 
 
-def state_home() -> Path:
-    """Where store-to-store sync states live: ``$OBJSTORE_HOME/sync`` (``~/.local/share/objstore/sync``)."""
+def _legacy_state_home() -> Path:
+    """Where store-to-store states were kept before the state directory: ``$OBJSTORE_HOME/sync``."""
     home = os.environ.get("OBJSTORE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share", "objstore")
     return Path(home) / "sync"
 
@@ -656,6 +706,7 @@ def sync(
     max_delete: str = "50%",
     progress: Progress | None = None,
     state_path: str | os.PathLike[str] | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
 ) -> SyncReport:
     """Sync two stores (any two adapters: moving data between providers), one way or both ways.
 
@@ -664,7 +715,9 @@ def sync(
         two_way: Reconcile both sides from the state of the last sync; ``conflict`` settles keys changed on both
             (``fail``: reported and left alone; ``newer``: the later write wins; ``keep-both``: the destination's
             version is kept beside under a ``.conflict`` name).
-        state_path: Where the state of this pair is kept (default: under ``$OBJSTORE_HOME/sync``).
+        state_path: The state file of this pair (default: one per pair in the state directory, see
+            :func:`objstore.domain.sync.state.state_dir`).
+        state_dir: The state directory, instead of the default.
     """
     del follow_symlinks  # stores have no links; accepted so the CLI's options pass through unchanged
     filters = Filters.of(include, exclude, rules)
@@ -675,8 +728,15 @@ def sync(
         f"{source.store_identity}|{normalize_prefix(source_prefix)}|"
         f"{destination.store_identity}|{normalize_prefix(dest_prefix)}"
     )
-    path = state_path or state_home() / f"{hashlib.sha256(pair.encode()).hexdigest()[:24]}.sqlite"
-    state = SyncState(path)
+    path = Path(state_path) if state_path else state_path_for(f"stores:{pair}", state_dir)
+    legacy = _legacy_state_home() / f"{hashlib.sha256(pair.encode()).hexdigest()[:24]}.sqlite"
+    if state_path is None and not path.exists() and legacy.is_file():
+        if dry_run:
+            path = legacy
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(legacy, path)  # once: states moved to the state directory
+    state = SyncState(path, read_only=dry_run)
     options = SyncOptions(
         delete=delete,
         two_way=two_way,

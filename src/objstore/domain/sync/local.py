@@ -1,8 +1,15 @@
-"""A local folder as one side of a sync: a key-ordered walk, filters, and atomic writes."""
+"""A local folder as one side of a sync: a key-ordered walk, filters, and confined, atomic writes.
+
+Confinement: every write, rename and delete walks the key's folders one level at a time from the root with
+``O_NOFOLLOW`` directory descriptors, so nothing ever goes through a symbolic link, at any depth, however the
+tree changes while the sync runs. A link to a folder met on the way is left alone and reported; a link to a file
+(or a broken link) standing where a file goes is replaced by that file, as a file would be.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import stat as stat_module
@@ -17,16 +24,49 @@ from objstore.domain.listing import FolderItem, walk_files
 from objstore.domain.streams import CHUNK_SIZE, copy_stream
 from objstore.domain.sync.planner import Entry
 
-__all__ = ["Filters", "LocalFolder", "local_token"]
+__all__ = ["FileInTheWay", "Filters", "LinkInTheWay", "LocalFolder", "is_reserved", "local_token"]
 
-RESERVED = ".objstore"  # objstore's own folder (sync state): never synced
+RESERVED = ".objstore"  # objstore's own name at a folder's root (a filesystem store's metadata): never synced
 TEMPORARY = ".objstore-tmp-"  # downloads in progress: never synced
 
+PROBE_BYTES = 64 * 1024
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
-def _remove_if_abandoned(path: str) -> None:
+
+class LinkInTheWay(OSError):
+    """A folder of the key's path is a symbolic link: nothing is written or deleted through it."""
+
+    def __init__(self, key: str, link: str) -> None:
+        super().__init__(errno.ELOOP, f"{link} is a symbolic link; nothing is written through links (left alone)")
+        self.key, self.link = key, link
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class FileInTheWay(NotADirectoryError):
+    """A file stands where the key needs a folder."""
+
+    def __init__(self, key: str, blocking: str) -> None:
+        super().__init__(errno.ENOTDIR, f"the file {blocking!r} stands where a folder must go")
+        self.key, self.blocking = key, blocking
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def is_reserved(key: str) -> bool:
+    """Whether a key names objstore's own files in a local folder (``.objstore/...``, ``.objstore-tmp-*``)."""
+    first = key.split("/", 1)[0]
+    return first == RESERVED or key.rsplit("/", 1)[-1].startswith(TEMPORARY)
+
+
+def _remove_if_abandoned(path: str, dir_fd: int | None = None) -> None:
     """Remove a temporary file (``.objstore-tmp-PID-...``) whose writing process no longer runs."""
+    name = os.path.basename(path)
     try:
-        pid = int(os.path.basename(path)[len(TEMPORARY) :].split("-", 1)[0])
+        pid = int(name[len(TEMPORARY) :].split("-", 1)[0])
     except ValueError:
         return
     if pid == os.getpid():
@@ -39,7 +79,10 @@ def _remove_if_abandoned(path: str) -> None:
     except PermissionError:
         return
     with contextlib.suppress(OSError):
-        os.unlink(path)
+        if dir_fd is None:
+            os.unlink(path)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
 
 
 def local_token(st: os.stat_result) -> str:
@@ -88,31 +131,33 @@ class Filters:
 
 @dataclass
 class LocalFolder:
-    """A local folder's files as sync entries, in key order.
+    """A local folder's files as sync entries, in key order, and confined writes into it.
 
     Args:
         root: The folder.
         filters: Which keys take part.
-        follow_symlinks: Follow links (default), with cycle detection; otherwise links are skipped.
+        follow_symlinks: Read through links (default), with cycle detection; otherwise links are skipped. A folder
+            the sync writes into (``writable``) is never entered through a link to a folder: such a link is
+            reported and left alone, whatever this says.
+        writable: The sync may write and delete here (a pull, or either side of a two-way sync).
     """
 
     root: Path
     filters: Filters = field(default_factory=Filters)
     follow_symlinks: bool = True
+    writable: bool = False
     problems: list[str] = field(default_factory=list)
     problem_keys: set[str] = field(default_factory=set)  # entries that exist but could not be read
+    skipped: dict[str, str] = field(default_factory=dict)  # files that exist but cannot take part, with why
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
-        self._tmp_dev: int | None = None
-
-    @property
-    def reserved(self) -> Path:
-        return self.root / RESERVED
 
     def entries(self) -> Iterator[Entry]:
         """Every file under the root, in key order; loops, broken links and unnameable files are reported."""
         if not self.root.is_dir():
+            if self.writable and not os.path.lexists(self.root):
+                return  # a pull's new folder (a dry run does not create it)
             raise FileNotFoundError(f"the local folder {str(self.root)!r} does not exist")
         for key, _path, st, _is_dir in walk_files(str(self.root), "", self._scan, self._loop):
             if self.filters.allows(key):
@@ -135,9 +180,18 @@ class LocalFolder:
                     key = prefix + item.name
                     try:
                         if item.is_symlink():
-                            if not self.follow_symlinks:
+                            if not self.follow_symlinks and not self.writable:
                                 continue
                             st = os.stat(item.path)
+                            if self.writable and stat_module.S_ISDIR(st.st_mode):
+                                if self.filters.allows(key + "/"):
+                                    self.problems.append(
+                                        f"{key}: a symbolic link to a folder; left alone (nothing is written "
+                                        "through links)"
+                                    )
+                                continue
+                            if not self.follow_symlinks:
+                                continue
                         else:
                             st = item.stat(follow_symlinks=False)
                     except OSError:
@@ -148,7 +202,10 @@ class LocalFolder:
                     if not is_dir and not stat_module.S_ISREG(st.st_mode):
                         continue  # sockets, devices, pipes
                     if not is_valid_key(key):
-                        self.problems.append(f"{key!r}: a name no object key can carry (skipped)")
+                        if self.filters.allows(key):
+                            self.skipped[key.encode("utf-8", "backslashreplace").decode()] = (
+                                "a name no object key can carry (not synced)"
+                            )
                         continue
                     items.append((key + "/" if is_dir else key, item.path, st, is_dir))
         except OSError as exc:
@@ -157,13 +214,10 @@ class LocalFolder:
         items.sort(key=lambda item: item[0])  # "a/" after "a-c": the order of the keys the entries produce
         return items
 
-    # --- reading and writing files ---------------------------------------------------------------------------
+    # --- reading ---------------------------------------------------------------------------------------------
 
     def path_of(self, key: str) -> Path:
         return self.root.joinpath(*key.split("/"))
-
-    def token(self, key: str) -> str:
-        return local_token(os.stat(self.path_of(key)))
 
     def open(self, key: str) -> IO[bytes]:
         return open(self.path_of(key), "rb")
@@ -175,74 +229,150 @@ class LocalFolder:
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def token(self, key: str) -> str | None:
+        """The file's current token, read without following a link on its folders; None if it is absent."""
+        try:
+            with self._parent(key, create=False) as (parent, name):
+                return local_token(os.stat(name, dir_fd=parent))
+        except (FileNotFoundError, NotADirectoryError, LinkInTheWay):
+            return None
+
+    # --- confined writing and deleting ------------------------------------------------------------------------
+
+    def check_writable(self) -> None:
+        """Before a sync writes anything: the folder must take a write (of 64 KiB, a read buffer's worth).
+
+        A read-only folder or a full disk then fails in one line, before the sync changes anything.
+        """
+        name = f"{TEMPORARY}{os.getpid()}-probe-{uuid.uuid4().hex}"
+        try:
+            fd = os.open(self.root / name, _NEW_FILE, 0o600)
+            try:
+                view = memoryview(bytes(PROBE_BYTES))
+                while view:  # a short write is how a nearly full disk answers first
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(self.root / name)
+        except OSError as exc:
+            why = "no space left" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "it is not writable"
+            raise OSError(
+                exc.errno, f"the folder {str(self.root)!r} cannot take the pull: {why} ({exc.strerror})"
+            ) from None
+
+    @contextlib.contextmanager
+    def _parent(self, key: str, *, create: bool) -> Iterator[tuple[int, str]]:
+        """A descriptor of the real folder that holds ``key`` (reached without following any link) and the name.
+
+        Folders are created one level at a time with ``create``. Raises LinkInTheWay (a link on the path),
+        FileInTheWay (a file on the path, with ``create``), FileNotFoundError (a folder missing).
+        """
+        *folders, name = key.split("/")
+        fd = os.open(self.root, _DIRECTORY & ~getattr(os, "O_NOFOLLOW", 0))  # the root itself is as the user named it
+        try:
+            for depth, segment in enumerate(folders):
+                try:
+                    inner = os.open(segment, _DIRECTORY, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(segment, 0o777, dir_fd=fd)
+                    inner = self._descend(fd, segment, key, folders[: depth + 1])
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                        raise
+                    inner = self._descend(fd, segment, key, folders[: depth + 1])
+                os.close(fd)
+                fd = inner
+            yield fd, name
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _descend(fd: int, segment: str, key: str, path: list[str]) -> int:
+        try:
+            return os.open(segment, _DIRECTORY, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                raise
+            st = os.lstat(segment, dir_fd=fd)
+            if stat_module.S_ISLNK(st.st_mode):
+                raise LinkInTheWay(key, "/".join(path)) from None
+            raise FileInTheWay(key, "/".join(path)) from None
+
     def write(self, key: str, source: IO[bytes] | Any, mtime_ns: int | None, *, expect: object = None) -> str:
-        """Write a file atomically (temporary file, fsync, rename), with the given mtime; returns its token.
+        """Write a file atomically (temporary file beside it, fsync, rename), with the given mtime; returns its token.
 
         ``expect``: the token the file must still have (or an object other than a str: it must not exist), checked
         just before the rename, so a local edit made during the sync is not overwritten. None: overwrite.
         """
-        target = self.path_of(key)
-        self._make_parents(target)
-        tmp = self._temporary_for(target)
-        digest = hashlib.sha256()
-        try:
-            with open(tmp, "xb") as handle:
+        with self._parent(key, create=True) as (parent, name):
+            tmp = f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex}"
+            digest = hashlib.sha256()
+            try:
+                with open(os.open(tmp, _NEW_FILE, 0o666, dir_fd=parent), "wb") as handle:
 
-                def sink(chunk: memoryview) -> None:
-                    digest.update(chunk)
-                    handle.write(chunk)
+                    def sink(chunk: memoryview) -> None:
+                        digest.update(chunk)
+                        handle.write(chunk)
 
-                copy_stream(source, sink)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if mtime_ns is not None:
-                os.utime(tmp, ns=(mtime_ns, mtime_ns))
-            if target.is_dir() and not target.is_symlink():
-                raise IsADirectoryError(f"{key}: a folder of that name is in the way")
-            if expect is not None:
-                current = local_token(os.stat(target)) if os.path.lexists(target) else None
-                if current != (expect if isinstance(expect, str) else None):
+                    copy_stream(source, sink)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    if mtime_ns is not None:
+                        os.utime(handle.fileno(), ns=(mtime_ns, mtime_ns))
+                current = self._current(parent, name, key)
+                if expect is not None and current != (expect if isinstance(expect, str) else None):
                     raise FileExistsError(f"{key}: changed locally during the sync; not overwritten")
-            os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        return local_token(os.stat(target))
+                os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)  # replaces a link, never follows it
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp, dir_fd=parent)
+            return local_token(os.stat(name, dir_fd=parent, follow_symlinks=False))
 
-    def _temporary_for(self, target: Path) -> Path:
-        """Where a download is written before its rename: in ``.objstore/tmp`` (never seen among the folder's
-        files), unless the target's folder is on another filesystem (a linked folder), where it goes beside the
-        target so the rename stays atomic. Either way its name marks it as objstore's, and a temporary file
-        whose writer was killed is removed by the next run."""
-        name = f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex}"
-        if self._tmp_dev is None:
-            tmp_dir = self.reserved / "tmp"
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-            for stale in tmp_dir.iterdir():
-                _remove_if_abandoned(str(stale))
-            self._tmp_dev = os.stat(tmp_dir).st_dev
-        if os.stat(target.parent).st_dev == self._tmp_dev:
-            return self.reserved / "tmp" / name
-        return target.parent / name
-
-    def _make_parents(self, target: Path) -> None:
-        """Create the parent folders; a file standing where a folder must go is replaced (it was synced away)."""
-        parent = target.parent
-        for ancestor in reversed([parent, *parent.parents]):
-            if ancestor == self.root or (self.root not in ancestor.parents and ancestor != self.root):
-                continue
-            if ancestor.is_file() and not ancestor.is_symlink():
-                ancestor.unlink()
-        parent.mkdir(parents=True, exist_ok=True)
+    @staticmethod
+    def _current(parent: int, name: str, key: str) -> str | None:
+        """The token of what stands at the name now (None if nothing); a folder, or a link to one, is in the way."""
+        try:
+            st = os.lstat(name, dir_fd=parent)
+        except FileNotFoundError:
+            return None
+        if stat_module.S_ISLNK(st.st_mode):
+            try:
+                target = os.stat(name, dir_fd=parent)
+            except OSError:
+                return "broken link"
+            if stat_module.S_ISDIR(target.st_mode):
+                raise LinkInTheWay(key, key)
+            return local_token(target)
+        if stat_module.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, f"{key}: a folder of that name is in the way")
+        return local_token(st)
 
     def delete(self, key: str) -> None:
-        path = self.path_of(key)
-        path.unlink()
-        # Remove folders left empty, up to the root.
-        for folder in path.parents:
-            if folder == self.root or self.root not in folder.parents:
-                break
+        """Delete a file (a link is removed, never followed), then the folders it leaves empty, up to the root."""
+        with self._parent(key, create=False) as (parent, name):
+            st = os.lstat(name, dir_fd=parent)
+            if stat_module.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, f"{key}: a folder of that name is in the way")
+            os.unlink(name, dir_fd=parent)
+        folders = key.split("/")[:-1]
+        while folders:
             try:
-                folder.rmdir()
+                with self._parent("/".join(folders), create=False) as (parent, name):
+                    os.rmdir(name, dir_fd=parent)
             except OSError:
-                break
+                return
+            folders.pop()
+
+    def remove_if_unchanged(self, key: str, token: str) -> bool:
+        """Delete a file only if it still has ``token`` (a file in the way of a folder the sync must create)."""
+        with self._parent(key, create=False) as (parent, name):
+            st = os.lstat(name, dir_fd=parent)
+            if not stat_module.S_ISREG(st.st_mode) or local_token(st) != token:
+                return False
+            os.unlink(name, dir_fd=parent)
+            return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 import threading
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from objstore.domain.sync.planner import Prior
 
-__all__ = ["SyncState", "SyncStateError"]
+__all__ = ["SyncState", "SyncStateError", "migrate_in_tree_state", "state_dir", "state_path_for"]
+
+LEGACY_FOLDER = ".objstore"  # where a folder's sync state was kept before it moved to the state directory
 
 
 class SyncStateError(OSError):
@@ -28,15 +31,70 @@ def _missing_parents(path: Path) -> list[Path]:
     return missing
 
 
+def state_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """Where sync states live, outside every synced folder.
+
+    ``override`` (``--state-dir``), else ``OBJSTORE_STATE_DIR``, else ``$OBJSTORE_HOME/state`` when
+    ``OBJSTORE_HOME`` is set, else ``$XDG_STATE_HOME/objstore``, else ``~/.local/state/objstore``.
+    """
+    chosen = override or os.environ.get("OBJSTORE_STATE_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    if os.environ.get("OBJSTORE_HOME"):
+        return Path(os.environ["OBJSTORE_HOME"]).expanduser() / "state"
+    xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(xdg) / "objstore"
+
+
+def state_path_for(pair: str, override: str | os.PathLike[str] | None = None) -> Path:
+    """The state file of one pair of sides (``pair`` names both: a folder's real path or a store, and a prefix).
+
+    Two folders or two stores never share a state: the name is a hash of the whole pair.
+    """
+    digest = hashlib.sha256(pair.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return state_dir(override) / "sync" / f"{digest}.sqlite"
+
+
+def migrate_in_tree_state(root: Path, legacy_name: str, target: Path) -> Path | None:
+    """Move a state an older objstore kept inside the synced folder (``.objstore/sync/``) to ``target``, once.
+
+    Returns the old file when it cannot be moved (a read-only folder): it is then read where it is, and the
+    folder is left as it was. The old ``.objstore/`` folder is removed when nothing else is left in it.
+    """
+    legacy = root / LEGACY_FOLDER / "sync" / legacy_name
+    if not legacy.is_file() or target.exists():
+        return None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(f"file:{legacy}?mode=ro", uri=True) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+    except (OSError, sqlite3.Error):
+        with contextlib.suppress(OSError):
+            target.unlink()
+        return legacy
+    for leftover in (legacy, *(legacy.with_name(legacy.name + s) for s in ("-wal", "-shm", "-journal"))):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+    for folder in (legacy.parent / "tmp", legacy.parent, root / LEGACY_FOLDER / "tmp", root / LEGACY_FOLDER):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    return None
+
+
 class SyncState:
     """A key-ordered record of what the last sync saw, streamed back without loading it whole.
 
     Args:
         path: The SQLite file (its folder is created). ``":memory:"`` keeps it in memory (tests, one-off syncs).
+        read_only: Read an existing state without writing anything at all (a dry run); a missing file reads as an
+            empty state.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.path = str(path)
+        if read_only:
+            self._open_read_only()
+            return
         self._lock = threading.Lock()
         self._pending = 0
         created = [] if self.path == ":memory:" else _missing_parents(Path(self.path))
@@ -44,6 +102,7 @@ class SyncState:
         self._created = created
         self._closed = False
         self._used = False
+        self._read_only = False
         try:
             with self._sql():
                 for folder in reversed(created):
@@ -62,6 +121,23 @@ class SyncState:
                 self._db.close()
             self._remove_files()
             raise
+
+    def _open_read_only(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._fresh, self._created, self._closed, self._used = False, [], False, False
+        self._read_only = True
+        with self._sql():
+            if os.path.exists(self.path):
+                # immutable: no -wal or -shm file is created beside it (a dry run writes nothing anywhere)
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            else:
+                self._db = sqlite3.connect(":memory:", check_same_thread=False)
+                self._db.execute(
+                    "CREATE TABLE entries (key TEXT PRIMARY KEY, source_token TEXT NOT NULL, "
+                    "dest_token TEXT NOT NULL, sha256 TEXT)"
+                )
+                self._db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
 
     @contextlib.contextmanager
     def _sql(self) -> Iterator[None]:
@@ -155,5 +231,6 @@ class SyncState:
             return
         with self._lock, self._sql():
             self._closed = True
-            self._db.execute("COMMIT")
+            if not self._read_only:
+                self._db.execute("COMMIT")
             self._db.close()
