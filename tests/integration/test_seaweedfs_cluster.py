@@ -50,6 +50,7 @@ def cluster_adapter(cluster: Cluster, **options: Any) -> S3Adapter:
         "multipart_chunksize": 5 * MiB,
         "max_concurrency": 4,
         "hierarchical": True,
+        "backslash_in_keys": False,  # SeaweedFS turns "\\" into "/"
         "max_attempts": 5,
     }
     settings.update(options)

@@ -173,3 +173,25 @@ def test_the_deepest_tree_keys_allow_is_walked_and_what_lies_deeper_is_reported(
     assert store.get_object("", ok) == b"deep"
     assert report.skipped
     assert not report.ok
+
+
+def test_case_and_normalisation_twins_are_not_pulled_into_a_folding_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a filesystem that folds case and normalisation (macOS, Windows), twins would overwrite each other."""
+    import unicodedata
+
+    from objstore.domain.sync.local import LocalFolder
+
+    store = ObjectStorageFactory.from_url("memory://")
+    nfc, nfd = (unicodedata.normalize(form, "caf\u00e9.txt") for form in ("NFC", "NFD"))
+    for key in ("Report.csv", "report.csv", nfc, nfd, "plain.txt"):
+        store.put_object("", key, key.encode())
+    monkeypatch.setattr(LocalFolder, "folding", lambda self: (True, True))
+    report = store.pull("", tmp_path / "dest", state_dir=tmp_path / "state")
+    assert set(report.skipped) == {"Report.csv", "report.csv", nfc, nfd}
+    assert not report.ok
+    assert os.listdir(tmp_path / "dest") == ["plain.txt"]
+    monkeypatch.undo()
+    assert LocalFolder(tmp_path / "dest").folding() == (False, False)  # this machine's filesystem folds neither
+    assert os.listdir(tmp_path / "dest") == ["plain.txt"]  # the probe left nothing

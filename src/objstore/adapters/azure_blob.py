@@ -38,6 +38,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="azure.storage.blob") from exc
 
+from objstore.domain.buffers import Lease
 from objstore.domain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -58,9 +59,10 @@ from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_ord
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
     CHUNK_SIZE,
+    BufferReader,
     ChunkIteratorReader,
     VerifyingReader,
-    read_exactly,
+    read_first,
     resolve_range,
     upload_in_parts,
 )
@@ -517,9 +519,32 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         blob = self._container.get_blob_client(name)
         conditions = self._conditions(if_none_match, if_match)
         settings = ContentSettings(content_type=content_type) if content_type else None
-        first = read_exactly(stream, self.config.block_threshold)
-        if len(first) < self.config.block_threshold:
-            data = bytes(first)
+        threshold = self.config.block_threshold
+        # Room for a whole first block: the upload never holds one buffer while it waits for another from the
+        # shared pool (see objstore.domain.buffers).
+        first = read_first(stream, threshold, capacity=max(threshold, self.config.block_size))
+        try:
+            return self._put_first(
+                relative, blob, first, stream, conditions, settings, metadata, if_none_match, if_match
+            )
+        finally:
+            first.release()  # once only: the block upload may have returned it already
+
+    def _put_first(
+        self,
+        relative: str,
+        blob: Any,
+        first: Lease,
+        stream: Any,
+        conditions: dict[str, Any],
+        settings: ContentSettings | None,
+        metadata: Mapping[str, str] | None,
+        if_none_match: str | None,
+        if_match: str | None,
+    ) -> ObjectInfo:
+        content_type = settings.content_type if settings is not None else None
+        if first.size < self.config.block_threshold:
+            data = bytes(first.view())  # the SDK wants bytes; the pooled buffer is held (counted) until it is sent
             user = dict(metadata or {})
             if self.config.store_sha256:
                 user[SHA256_METADATA] = hashlib.sha256(data).hexdigest()
@@ -538,12 +563,16 @@ class AzureBlobAdapter(IObjectStorageAdapter):
                 conditional_create=bool(if_none_match),
             )
             return self._written(relative, response, len(data), content_type, metadata, user.get(SHA256_METADATA))
-        self._check_conditions_early(prefix, key, if_none_match, if_match)
+        self._check_conditions_early("", relative, if_none_match, if_match)
         upload_id = uuid.uuid4().hex[:12]  # blocks of concurrent uploads to one name never mix
 
-        def stage(number: int, part: bytes | bytearray) -> str:
+        def stage(number: int, part: memoryview | bytes) -> str:
             block_id = base64.b64encode(f"{upload_id}-{number:06d}".encode()).decode()
-            self._call(relative, lambda: blob.stage_block(block_id, part, validate_content=True))
+            # A seekable reader over the pooled buffer, not a copy: the SDK hashes it and rewinds it to send it.
+            self._call(
+                relative,
+                lambda: blob.stage_block(block_id, BufferReader(part), length=len(part), validate_content=True),
+            )
             return block_id
 
         sent = upload_in_parts(
@@ -555,7 +584,6 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             key=relative,
             max_parts=MAX_BLOCKS,
             hash_content=self.config.store_sha256,
-            as_bytes=True,  # the SDK checks each block's MD5 only on bytes
             attempts=self.config.part_attempts,
         )
         user = dict(metadata or {})

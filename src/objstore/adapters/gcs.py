@@ -33,6 +33,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="google.cloud.storage") from exc
 
+from objstore.domain.buffers import Lease
 from objstore.domain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -57,7 +58,7 @@ from objstore.domain.streams import (
     VerifyingReader,
     is_seekable,
     prehash_sha256,
-    read_exactly,
+    read_first,
     resolve_range,
 )
 from objstore.ports.storage import IObjectStorageAdapter, build_config, tag_stream
@@ -414,13 +415,33 @@ class GCSAdapter(IObjectStorageAdapter):
     ) -> ObjectInfo:
         relative, name = self._root.locate(prefix, key)
         generation = self._generation_condition(relative, if_none_match, if_match)
-        first = read_exactly(stream, self.config.resumable_threshold)
-        single = len(first) < self.config.resumable_threshold
+        threshold, chunk_size = self.config.resumable_threshold, self.config.chunk_size
+        # The first buffer comes from the shared pool, with budget reserved for the SDK's copy of it or of each
+        # chunk it sends (see objstore.domain.buffers): all of this upload's memory, borrowed at once.
+        first = read_first(stream, threshold, extra=max(threshold, chunk_size))
+        try:
+            conditions = (generation, if_none_match, if_match)
+            return self._put_first(relative, name, first, stream, content_type, metadata, conditions)
+        finally:
+            first.release()
+
+    def _put_first(
+        self,
+        relative: str,
+        name: str,
+        first: Lease,
+        stream: Any,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        conditions: tuple[int | None, str | None, str | None],
+    ) -> ObjectInfo:
+        generation, if_none_match, if_match = conditions
+        single = first.size < self.config.resumable_threshold
         sha256 = None
         if self.config.store_sha256 and single:
-            sha256 = hashlib.sha256(first).hexdigest()
+            sha256 = hashlib.sha256(first.view()).hexdigest()
         elif self.config.store_sha256 and is_seekable(stream):
-            sha256 = prehash_sha256(stream, first)
+            sha256 = prehash_sha256(stream, first.view())
         blob = self._bucket.blob(name, chunk_size=None if single else self.config.chunk_size)
         user = dict(metadata or {})
         if sha256:
@@ -428,16 +449,16 @@ class GCSAdapter(IObjectStorageAdapter):
         blob.metadata = user or None
         if not single:
             # Emulators ignore preconditions on resumable uploads; checking first fails early everywhere.
-            self._check_conditions_early(prefix, key, if_none_match, if_match)
+            self._check_conditions_early("", relative, if_none_match, if_match)
 
         def upload() -> None:
             if single:
                 blob.upload_from_string(
-                    bytes(first), content_type=content_type, if_generation_match=generation, **self._request
+                    bytes(first.view()), content_type=content_type, if_generation_match=generation, **self._request
                 )
             else:
                 blob.upload_from_file(
-                    PrefixedStream(first, stream),
+                    PrefixedStream(first.view(), stream),
                     content_type=content_type,
                     if_generation_match=generation,
                     **self._request,
@@ -446,7 +467,7 @@ class GCSAdapter(IObjectStorageAdapter):
         self._call(relative, upload, conditional_create=bool(if_none_match))
         return ObjectInfo(
             key=relative,
-            size=int(blob.size) if blob.size is not None else len(first),
+            size=int(blob.size) if blob.size is not None else first.size,
             etag=str(blob.generation) if blob.generation is not None else None,
             last_modified=blob.updated,
             content_type=content_type,

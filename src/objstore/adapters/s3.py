@@ -60,10 +60,10 @@ from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_ord
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
     CHUNK_SIZE,
+    BufferReader,
     VerifyingReader,
     is_seekable,
     prehash_sha256,
-    BufferReader,
     read_first,
     resolve_range,
     upload_in_parts,

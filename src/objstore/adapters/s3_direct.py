@@ -125,7 +125,9 @@ class DirectRequests:
 
     # --- requests ---------------------------------------------------------------------------------------------
 
-    def put_object(self, bucket_key: str, body: bytes | bytearray | memoryview, headers: Mapping[str, str]) -> dict[str, str]:
+    def put_object(
+        self, bucket_key: str, body: bytes | bytearray | memoryview, headers: Mapping[str, str]
+    ) -> dict[str, str]:
         """PUT ``body`` at ``bucket_key``.
 
         Returns the response headers (lower-case names). Raises ``botocore.exceptions.ClientError`` for an error
@@ -133,13 +135,21 @@ class DirectRequests:
         """
         return self._put(bucket_key, "", body, headers, operation="PutObject")
 
-    def upload_part(self, bucket_key: str, upload_id: str, number: int, body: bytes | bytearray | memoryview) -> dict[str, str]:
+    def upload_part(
+        self, bucket_key: str, upload_id: str, number: int, body: bytes | bytearray | memoryview
+    ) -> dict[str, str]:
         """Send part ``number`` of multipart upload ``upload_id``; the response headers hold its ETag."""
         query = f"partNumber={number}&uploadId={urllib.parse.quote(upload_id, safe='-_.~')}"
         return self._put(bucket_key, query, body, {}, operation="UploadPart")
 
     def _put(
-        self, bucket_key: str, query: str, body: bytes | bytearray | memoryview, headers: Mapping[str, str], *, operation: str
+        self,
+        bucket_key: str,
+        query: str,
+        body: bytes | bytearray | memoryview,
+        headers: Mapping[str, str],
+        *,
+        operation: str,
     ) -> dict[str, str]:
         # The payload is signed with its SHA-256, which the store checks against what arrives: an integrity check
         # end to end that costs less CPU than Content-MD5 (SHA-256 runs at about twice MD5's speed with the

@@ -102,7 +102,10 @@ class Lease:
     def release(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool._give_back(self.buffer, self._charge)
+            # The lease lets go of the buffer too: one the pool does not keep must be freed now, not when the
+            # lease object happens to be dropped (a first buffer would live on for the whole upload).
+            buffer, self.buffer, self.size = self.buffer, bytearray(), 0
+            pool._give_back(buffer, self._charge)
 
     def __enter__(self) -> Lease:
         return self

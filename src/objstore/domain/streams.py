@@ -156,7 +156,7 @@ class PrefixedStream:
     stream). It counts what it delivered (``tell``), as resumable upload clients ask; it cannot seek.
     """
 
-    def __init__(self, head: bytes | bytearray, rest: IO[bytes] | Any) -> None:
+    def __init__(self, head: bytes | bytearray | memoryview, rest: IO[bytes] | Any) -> None:
         self._head = memoryview(head).toreadonly()
         self._rest = rest
         self._delivered = 0
@@ -247,13 +247,16 @@ def read_exactly(stream: IO[bytes] | Any, size: int) -> bytearray:
     return buffer
 
 
-def read_first(stream: IO[bytes] | Any, size: int, *, capacity: int = 0, pool: BufferPool | None = None) -> Lease:
+def read_first(
+    stream: IO[bytes] | Any, size: int, *, capacity: int = 0, extra: int = 0, pool: BufferPool | None = None
+) -> Lease:
     """Read up to ``size`` bytes of an upload into a lease; fewer only at end of stream.
 
     A small object costs what it holds, outside the pool: its first piece (at most 1 MiB) is read as it comes.
     Once a whole first piece has come, a buffer of ``max(size, capacity)`` bytes is borrowed from ``pool`` (the
     shared pool by default; this may wait) and filled in place. ``capacity`` lets the caller carry on filling the
-    same buffer (a first part larger than the threshold) without borrowing a second one while holding this one.
+    same buffer (a first part larger than the threshold) without borrowing a second one while holding this one;
+    ``extra`` reserves budget for copies an SDK makes (see :meth:`BufferPool.lease`).
     """
     want = min(size, _READ_PIECE)
     head = bytearray()
@@ -264,7 +267,7 @@ def read_first(stream: IO[bytes] | Any, size: int, *, capacity: int = 0, pool: B
         head += chunk
     if len(head) < _READ_PIECE or size <= _READ_PIECE:
         return Lease.holding(head)
-    lease = (pool or shared_pool()).lease(max(size, capacity))
+    lease = (pool or shared_pool()).lease(max(size, capacity), extra=extra)
     try:
         lease.buffer[: len(head)] = head
         lease.size = len(head)

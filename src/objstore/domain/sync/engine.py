@@ -21,7 +21,7 @@ from typing import IO, Any, Protocol
 from objstore.domain.errors import ConfigurationError, ObjectAlreadyExists, ObjectStorageError
 from objstore.domain.keys import normalize_prefix, printable_key
 from objstore.domain.streams import is_seekable
-from objstore.domain.sync.guard import SideGuard
+from objstore.domain.sync.guard import SideGuard, folded
 from objstore.domain.sync.local import FileInTheWay, Filters, LinkInTheWay, LocalFolder
 from objstore.domain.sync.planner import Action, ActionKind, Entry, Policy, Prior, plan_one_way, plan_two_way
 from objstore.domain.sync.state import SyncState, state_path_for
@@ -329,11 +329,17 @@ def run_sync(
             state.record(key, source_token, dest_token, sha256)
 
     # What one side has that the other cannot hold never enters the plan (see guard.py).
-    source_guard = SideGuard(source.entries(), file_and_folder=not dest.holds_file_and_folder, reserved=dest.is_local)
+    source_guard = SideGuard(
+        source.entries(),
+        file_and_folder=not dest.holds_file_and_folder,
+        reserved=dest.is_local,
+        **_twins_for(source, dest, options),
+    )
     dest_guard = SideGuard(
         dest.entries(),
         file_and_folder=not source.holds_file_and_folder,  # never deleted for want of a place on the source
         reserved=source.is_local,
+        **_twins_for(dest, source, options),
     )
     guards = (source_guard, dest_guard)
     source_entries = _Counted(source_guard)
@@ -500,6 +506,30 @@ def run_sync(
     report.layers = {name: value - counters_before.get(name, 0) for name, value in counters.items()}
     report.retries = report.layers.get("retries", 0)
     return report
+
+
+def _twins_for(side: Side, other: Side, options: SyncOptions) -> dict[str, Any]:
+    """For a store side copied into a local folder that folds case or normalisation: the names its keys share there.
+
+    Found by a first listing of the side, only on such filesystems (macOS, Windows), where twins would overwrite
+    each other; elsewhere nothing is listed twice.
+    """
+    if not isinstance(other, LocalSide) or isinstance(side, LocalSide) or options.dry_run:
+        return {}
+    case, normalisation = other.folder.folding()
+    if not case and not normalisation:
+        return {}
+
+    def fold(key: str) -> str:
+        return folded(key, case, normalisation)
+
+    seen: set[str] = set()
+    twins: set[str] = set()
+    for entry in side.entries():
+        name = fold(entry.key)
+        (twins if name in seen else seen).add(name)
+    side.skipped.clear()  # the main listing reports them again
+    return {"twins": frozenset(twins), "fold": fold}
 
 
 def _sum_counters(*sides: Side) -> dict[str, int]:

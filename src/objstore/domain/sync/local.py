@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import stat as stat_module
+import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -238,6 +239,26 @@ class LocalFolder:
             return None
 
     # --- confined writing and deleting ------------------------------------------------------------------------
+
+    def folding(self) -> tuple[bool, bool]:
+        """Whether this folder's filesystem folds case, and Unicode normalisation (macOS, Windows): a probe file.
+
+        Twins it would fold to one name (``Report.csv`` and ``report.csv``) cannot both be files here. A folder
+        that does not exist yet, or cannot be written, is taken to fold neither (nothing is created to find out).
+        """
+        stem = f"{TEMPORARY}{os.getpid()}-fold-{uuid.uuid4().hex}-\u00c9"  # "É" precomposed (NFC)
+        try:
+            fd = os.open(self.root / stem, _NEW_FILE, 0o600)
+        except OSError:
+            return False, False
+        try:
+            os.close(fd)
+            case = os.path.lexists(self.root / stem.swapcase())
+            normalisation = os.path.lexists(self.root / unicodedata.normalize("NFD", stem))
+            return case, normalisation
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self.root / stem)
 
     def check_writable(self) -> None:
         """Before a sync writes anything: the folder must take a write (of 64 KiB, a read buffer's worth).
