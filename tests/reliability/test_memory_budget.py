@@ -67,11 +67,6 @@ def cli_env(s3_server: Any, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect, issue 14 left open: the shared part-buffer pool is not finished, so a sync of six "
-    "200 MiB files still exceeds the ceiling (this turns into a failure once it passes: remove the mark then)",
-)
 def test_a_push_and_a_pull_of_six_200_mib_files_stay_under_the_ceiling(
     s3_server: Any, s3_bucket: str, cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -99,7 +99,7 @@ class AzureBlobConfig:
         credential: A token credential object (e.g. azure-identity's ``DefaultAzureCredential()``).
         access_tier: ``hot``, ``cool``, ``cold`` or ``archive``, set on every put (default: the account's).
         block_threshold: Objects at least this large are uploaded as staged blocks.
-        block_size: Block size; memory is bounded by block size x max_concurrency.
+        block_size: Block size; block buffers come from the process's shared memory budget (docs/reliability.md).
         max_concurrency: Blocks staged at once.
         download_chunk_size: Bytes per download request. azure-storage-blob holds about eleven times this at
             its peak while streaming, so it stays small: 2 MiB keeps a read of any size near 22 MiB.

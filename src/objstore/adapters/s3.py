@@ -104,7 +104,8 @@ class S3Config:
         checksums: ``when_required`` or ``when_supported`` for boto3's request/response checksums; the default
             is ``when_supported`` on AWS and ``when_required`` on custom endpoints, some of which reject them.
         multipart_threshold: Objects at least this large are uploaded in parts.
-        multipart_chunksize: Part size. Memory is bounded by part size x (max_concurrency + 1).
+        multipart_chunksize: Part size. Part buffers come from the process's shared memory budget
+            (``OBJSTORE_MEMORY_BUDGET``, see docs/reliability.md), so a sync's memory is bounded whatever its jobs.
         max_concurrency: Parts uploaded at once.
         copy_multipart_threshold: Server-side copies above this size use multipart copy (S3's limit: 5 GiB).
         sse: Server-side encryption: ``AES256`` (SSE-S3) or ``aws:kms`` (SSE-KMS).
