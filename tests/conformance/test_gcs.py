@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from objstore.adapters.gcs import GCSAdapter, GCSConfig
-from objstore.domain.service import ObjectStorageService
 from objstore.ports.storage import IObjectStorageAdapter
 from objstore.testing.conformance import ObjectStoreConformance
 
@@ -31,13 +30,3 @@ class TestGCSConformance(ObjectStoreConformance):
     @pytest.fixture
     def adapter(self, gcs_server: str, gcs_bucket: str) -> IObjectStorageAdapter:
         return gcs_adapter(gcs_server, gcs_bucket)
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="known defect, issue 14 left open: GCS reads are several range requests pinned to one generation, "
-        "so a writer replacing the object makes a later range 404 (fix: one streamed GET of the generation)",
-    )
-    def test_reads_racing_a_writer_of_large_objects_always_return_one_whole_version(
-        self, store: ObjectStorageService
-    ) -> None:
-        super().test_reads_racing_a_writer_of_large_objects_always_return_one_whole_version(store)

@@ -11,6 +11,7 @@ Etags are object generations: they change on every write and are exactly what GC
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import math
 import os
@@ -25,6 +26,7 @@ try:
     import google.auth
     import google.auth.exceptions
     import requests
+    import urllib3
     from google.api_core import exceptions as api_exceptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
@@ -53,7 +55,6 @@ from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_ord
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
 from objstore.domain.streams import (
     CHUNK_SIZE,
-    LimitedReader,
     PrefixedStream,
     VerifyingReader,
     is_seekable,
@@ -68,7 +69,7 @@ __all__ = ["GCSAdapter", "GCSConfig"]
 MiB = 1024 * 1024
 SHA256_METADATA = "objstore_sha256"
 SECRET = {"secret": True}
-OPEN_ATTEMPTS = 10  # reads that lose the race to a writer between the metadata and the first byte
+OPEN_ATTEMPTS = 10  # reads whose GET lost the race to a writer after the metadata read (see get_object_stream)
 T = TypeVar("T")
 
 
@@ -194,6 +195,13 @@ def _retry_in_sdk(exc: BaseException) -> bool:
     return not _is_timeout(exc) and bool(gcs_retry._should_retry(exc))
 
 
+def _read_error(exc: BaseException, relative: str) -> ObjectStorageError:
+    """Translate an error raised while a download's body streams: a broken or stalled body is retryable."""
+    if isinstance(exc, urllib3.exceptions.HTTPError | http.client.HTTPException | ConnectionError | TimeoutError):
+        return TransientError(f"the read from GCS broke off: {type(exc).__name__}: {exc}", key=relative)
+    return translate_error(exc, key=relative)
+
+
 class GCSAdapter(IObjectStorageAdapter):
     """A GCS bucket (and optional base prefix) as a store.
 
@@ -313,6 +321,20 @@ class GCSAdapter(IObjectStorageAdapter):
     def get_object_stream(
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
     ) -> Generator[BinaryIO, None, None]:
+        """One streamed GET of one generation, from the first byte to the last, so the read is of one version.
+
+        The SDK's reader (``Blob.open``) fetches ``chunk_size`` ranges in separate requests pinned to the
+        generation: once a writer replaces the object that generation is gone, and the next range 404s part way
+        through the read. One media GET of the generation (``alt=media&generation=N``, with a Range header for a
+        slice) is served from that version by the server however long it streams, and its body is read as it
+        arrives, so memory stays bounded (as the S3 and Azure adapters read theirs).
+
+        The size (to resolve the range), the generation and the stored SHA-256 come from a metadata read first.
+        A writer may replace the object between that read and the GET, which then 404s: only then is the read
+        started again from the metadata, at most ``OPEN_ATTEMPTS`` times, before any byte has been delivered (a
+        404 of the metadata read itself means the object really is missing). Once the body has started, no
+        writer can fail the read.
+        """
         relative, name = self._root.locate(prefix, key)
         for _ in range(OPEN_ATTEMPTS):
             blob = self._get_blob(relative, name)  # ObjectNotFound here: the object really is missing
@@ -320,42 +342,82 @@ class GCSAdapter(IObjectStorageAdapter):
             if stop <= first:
                 yield io.BytesIO(b"")
                 return
-            buffered = self._open_generation(relative, blob, first, stop)
-            try:
-                buffered.peek(1)  # the first chunk: fails at once if this generation was just replaced
-            except ObjectNotFound:
-                buffered.close()
-                continue  # overwritten between the metadata read and the first byte: read the new version
-            with buffered:
+            response = self._download(relative, blob, first, stop)
+            if response is None:
+                continue  # overwritten between the metadata read and the GET: read the new version
+            with self._body(relative, blob, response, first, stop) as buffered:
                 yield tag_stream(buffered, str(blob.generation) if blob.generation is not None else None)
             return
         # Writers kept replacing it faster than it could be opened: the object exists, so this is not "missing".
         raise TransientError(f"the object was replaced {OPEN_ATTEMPTS} times while being opened", key=relative)
 
-    def _open_generation(self, relative: str, blob: Any, first: int, stop: int) -> io.BufferedReader:
-        """A reader of bytes [first, stop) of exactly this generation; whole reads are verified."""
+    def _download(self, relative: str, blob: Any, first: int, stop: int) -> Any | None:
+        """Start the GET of bytes [first, stop) of exactly this generation: the streamed response, or ``None``
+        if that generation is gone (replaced since its metadata was read).
+
+        ``Accept-Encoding: gzip`` and an undecoded body: the bytes served are the stored bytes, whose size,
+        ranges and SHA-256 are the ones the metadata describes (no decompressive transcoding on either side).
+        """
         pinned = self._bucket.blob(blob.name, generation=blob.generation)
-        reader = self._call(relative, lambda: pinned.open("rb", chunk_size=self.config.chunk_size, **self._request))
-        if first:
-            self._call(relative, lambda: reader.seek(first))
+        url = pinned._get_download_url(self._client)  # the media URL, with generation=N, on the client's endpoint
+        headers = {"Accept-Encoding": "gzip"}
+        if (first, stop) != (0, int(blob.size or 0)):
+            headers["Range"] = f"bytes={first}-{stop - 1}"
+        response = self._call(
+            relative,
+            lambda: self._client._http.request(
+                "GET", url, headers=headers, stream=True, timeout=self._request["timeout"]
+            ),
+        )
+        if response.status_code == 404:
+            response.close()
+            return None
+        if response.status_code not in (200, 206):
+            try:
+                error = api_exceptions.from_http_response(response)  # reads the (small) error body
+            finally:
+                response.close()
+            raise translate_error(error, key=relative)
+        if "Range" in headers and response.status_code == 200:  # a server that ignored the range: skip to it
+            try:
+                self._skip(relative, response.raw, first)
+            except BaseException:
+                response.close()
+                raise
+        return response
+
+    @staticmethod
+    def _skip(relative: str, raw: Any, count: int) -> None:
+        while count > 0:
+            try:
+                data = raw.read(min(count, CHUNK_SIZE), decode_content=False)
+            except Exception as exc:
+                raise _read_error(exc, relative) from exc
+            if not data:
+                raise TransientError(f"the transfer was cut off {count} bytes before the range", key=relative)
+            count -= len(data)
+
+    def _body(self, relative: str, blob: Any, response: Any, first: int, stop: int) -> io.BufferedReader:
+        """The response body as a stream of bytes [first, stop); whole reads are verified."""
         whole = first == 0 and stop == int(blob.size or 0)
         expected = (blob.metadata or {}).get(SHA256_METADATA) if (whole and self.config.verify_sha256) else None
-        limited = LimitedReader(reader, stop - first)
-        delivered = [False]
-
-        def translate(exc: Exception) -> ObjectStorageError:
-            error = translate_error(exc, key=relative)
-            if isinstance(error, ObjectNotFound) and delivered[0]:
-                return TransientError("the object was replaced while it was being read", key=relative)
-            return error
+        raw = response.raw
+        left = [stop - first]
 
         def read(n: int) -> bytes:
-            data = limited.read(n)
-            delivered[0] = True
-            return bytes(data) if data is not None else b""
+            if left[0] <= 0:
+                return b""
+            data = raw.read(min(n, left[0]), decode_content=False) or b""
+            left[0] -= len(data)
+            return bytes(data)
 
         verifying = VerifyingReader(
-            read, limited.close, key=relative, length=stop - first, sha256=expected, translate=translate
+            read,
+            response.close,  # a read abandoned part way closes its connection rather than draining the body
+            key=relative,
+            length=stop - first,
+            sha256=expected,
+            translate=lambda exc: _read_error(exc, relative),
         )
         return io.BufferedReader(verifying, buffer_size=CHUNK_SIZE)
 
