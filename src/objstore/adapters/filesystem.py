@@ -135,8 +135,8 @@ class FilesystemAdapter(IObjectStorageAdapter):
         root = Path(config.base_path).expanduser()
         try:
             # With ``create``, a missing root is made by the first write and reads as an empty store until then.
-            missing_is_fine = config.create and not os.path.lexists(root)
-            if not root.is_dir() and not missing_is_fine and not root.is_dir():  # (made meanwhile by another store)
+            # is_dir() again after lexists(): another store may have made the folder between the two checks.
+            if not root.is_dir() and not (config.create and not os.path.lexists(root)) and not root.is_dir():
                 raise ConfigurationError(f"the store root {str(root)!r} is not a folder (or does not exist)")
             self._root = os.path.realpath(root)
             self._internal = os.path.join(self._root, INTERNAL_DIR)

@@ -35,26 +35,32 @@ _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLL
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-class LinkInTheWay(OSError):
-    """A folder of the key's path is a symbolic link: nothing is written or deleted through it."""
+class _InTheWay(OSError):
+    """Something on a key's path stops the write: ``blocking`` names it (a key of the same folder)."""
 
-    def __init__(self, key: str, link: str) -> None:
-        super().__init__(errno.ELOOP, f"{link} is a symbolic link; nothing is written through links (left alone)")
-        self.key, self.link = key, link
-
-    def __str__(self) -> str:
-        return str(self.strerror)
-
-
-class FileInTheWay(NotADirectoryError):
-    """A file stands where the key needs a folder."""
+    code = errno.EIO
+    what = "{blocking} is in the way"
 
     def __init__(self, key: str, blocking: str) -> None:
-        super().__init__(errno.ENOTDIR, f"the file {blocking!r} stands where a folder must go")
+        super().__init__(self.code, self.what.format(blocking=blocking))
         self.key, self.blocking = key, blocking
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+
+class LinkInTheWay(_InTheWay):
+    """A folder of the key's path is a symbolic link: nothing is written or deleted through it."""
+
+    code = errno.ELOOP
+    what = "{blocking} is a symbolic link; nothing is written through links (left alone)"
+
+
+class FileInTheWay(_InTheWay, NotADirectoryError):
+    """A file stands where the key needs a folder."""
+
+    code = errno.ENOTDIR
+    what = "the file {blocking!r} stands where a folder must go"
 
 
 def is_reserved(key: str) -> bool:
