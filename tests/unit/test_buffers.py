@@ -10,8 +10,9 @@ import time
 import pytest
 
 from objstore import ConfigurationError, TransientError
+from objstore.adapters.transfer import read_first, upload_in_parts
 from objstore.domain.buffers import BufferPool, Lease, parse_size
-from objstore.domain.streams import copy_stream, read_first, upload_in_parts
+from objstore.domain.streams import copy_stream
 
 KiB = 1024
 MiB = 1024 * KiB

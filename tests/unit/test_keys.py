@@ -104,7 +104,7 @@ def test_any_key_is_either_refused_or_safe(key: str) -> None:
 def test_prefixed_stream_gives_full_reads_from_a_short_reading_source() -> None:
     import io
 
-    from objstore.domain.streams import PrefixedStream
+    from objstore.adapters.transfer import PrefixedStream
     from objstore.testing.conformance import ShortReadStream
 
     content = bytes(range(256)) * 40

@@ -36,9 +36,9 @@ from objstore import (
     TransientError,
 )
 from objstore.adapters.s3 import S3Adapter, S3Config, translate_error
+from objstore.adapters.transfer import VerifyingReader
 from objstore.domain.listing import in_key_order, page_in_name_order
 from objstore.domain.models import ObjectInfo
-from objstore.domain.streams import VerifyingReader
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
 
 
@@ -343,7 +343,7 @@ def test_ranges_of_a_random_object_match_slicing(moto_s3: Any) -> None:
 
 
 def test_upload_in_parts_bounds_parts_in_flight_and_keeps_order() -> None:
-    from objstore.domain.streams import upload_in_parts
+    from objstore.adapters.transfer import upload_in_parts
 
     in_flight = 0
     most = 0
@@ -372,7 +372,7 @@ def test_upload_in_parts_bounds_parts_in_flight_and_keeps_order() -> None:
 
 
 def test_upload_in_parts_stops_at_the_first_failure() -> None:
-    from objstore.domain.streams import upload_in_parts
+    from objstore.adapters.transfer import upload_in_parts
 
     started = []
 
@@ -403,7 +403,7 @@ def test_a_small_stream_costs_a_small_buffer() -> None:
     import io
     import tracemalloc
 
-    from objstore.domain.streams import read_exactly
+    from objstore.adapters.transfer import read_exactly
 
     tracemalloc.start()
     try:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any, BinaryIO
 
+from objstore.adapters.transfer import ChunkIteratorReader, VerifyingReader, read_exactly
 from objstore.domain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -42,14 +43,7 @@ from objstore.domain.errors import (
 )
 from objstore.domain.keys import StoreRoot, is_valid_key
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
-from objstore.domain.streams import (
-    CHUNK_SIZE,
-    ChunkIteratorReader,
-    LimitedReader,
-    VerifyingReader,
-    read_exactly,
-    resolve_range,
-)
+from objstore.domain.streams import CHUNK_SIZE, LimitedReader, resolve_range
 from objstore.ports.storage import IObjectStorageAdapter, build_config
 
 __all__ = [

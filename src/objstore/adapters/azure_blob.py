@@ -38,6 +38,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="azure.storage.blob") from exc
 
+from objstore.adapters.transfer import ChunkIteratorReader, VerifyingReader, read_first, upload_in_parts
 from objstore.domain.buffers import Lease
 from objstore.domain.errors import (
     AuthenticationError,
@@ -57,15 +58,7 @@ from objstore.domain.errors import (
 from objstore.domain.keys import StoreRoot, as_listed, is_valid_key
 from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
-from objstore.domain.streams import (
-    CHUNK_SIZE,
-    BufferReader,
-    ChunkIteratorReader,
-    VerifyingReader,
-    read_first,
-    resolve_range,
-    upload_in_parts,
-)
+from objstore.domain.streams import CHUNK_SIZE, BufferReader, resolve_range
 from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches, tag_stream
 
 __all__ = ["AzureBlobAdapter", "AzureBlobConfig"]

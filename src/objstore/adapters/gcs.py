@@ -35,6 +35,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="google.cloud.storage") from exc
 
+from objstore.adapters.transfer import PrefixedStream, VerifyingReader, prehash_sha256, read_first
 from objstore.domain.buffers import Lease
 from objstore.domain.errors import (
     AuthenticationError,
@@ -53,15 +54,7 @@ from objstore.domain.errors import (
 from objstore.domain.keys import StoreRoot, as_listed, is_valid_key
 from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
-from objstore.domain.streams import (
-    CHUNK_SIZE,
-    PrefixedStream,
-    VerifyingReader,
-    is_seekable,
-    prehash_sha256,
-    read_first,
-    resolve_range,
-)
+from objstore.domain.streams import CHUNK_SIZE, is_seekable, resolve_range
 from objstore.ports.storage import IObjectStorageAdapter, build_config, tag_stream
 
 __all__ = ["GCSAdapter", "GCSConfig"]

@@ -38,6 +38,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the factory's miss
 
 import objstore
 from objstore.adapters.s3_direct import DirectRequests, parse_timestamp
+from objstore.adapters.transfer import VerifyingReader, prehash_sha256, read_first, upload_in_parts
 from objstore.domain.backoff import backoff_delay
 from objstore.domain.buffers import Lease
 from objstore.domain.errors import (
@@ -58,16 +59,7 @@ from objstore.domain.errors import (
 from objstore.domain.keys import StoreRoot, as_listed
 from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
 from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
-from objstore.domain.streams import (
-    CHUNK_SIZE,
-    BufferReader,
-    VerifyingReader,
-    is_seekable,
-    prehash_sha256,
-    read_first,
-    resolve_range,
-    upload_in_parts,
-)
+from objstore.domain.streams import CHUNK_SIZE, BufferReader, is_seekable, resolve_range
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
 from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches, tag_stream
 
