@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import IO, Any, BinaryIO
 
 from objstore.domain.errors import ObjectAlreadyExists, ObjectNotFound, PreconditionFailed
 from objstore.domain.keys import join_key, prefix_of
-from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.models import (
+    Capabilities,
+    DeleteResult,
+    ListOptions,
+    ObjectInfo,
+    OpenedObject,
+    ReadOptions,
+    WriteOptions,
+)
 from objstore.domain.streams import CHUNK_SIZE, BufferReader, HashingReader, resolve_range
-from objstore.ports.storage import IObjectStorageAdapter
+from objstore.ports.storage import IObjectStorageAdapter, Readable
 
 __all__ = ["MemoryAdapter", "MemoryConfig"]
 
@@ -58,30 +65,15 @@ class MemoryAdapter(IObjectStorageAdapter):
         return self._entry(join_key(prefix, key)).info
 
     @contextmanager
-    def get_object_stream(
-        self, prefix: str, key: str, start: int | None = None, end: int | None = None
-    ) -> Generator[BinaryIO, None, None]:
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
         entry = self._entry(join_key(prefix, key))
-        first, stop = resolve_range(start, end, len(entry.data))
+        first, stop = resolve_range(options.start, options.end, len(entry.data))
         with BufferReader(entry.data, first, stop) as reader:
-            yield reader  # type: ignore[misc]
+            yield OpenedObject(entry.info, reader)  # type: ignore[arg-type]
 
-    def get_object(self, prefix: str, key: str) -> bytes:
-        return bytes(self._entry(join_key(prefix, key)).data)
-
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: IO[bytes] | BinaryIO | Any,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         full = join_key(prefix, key)
-        if if_none_match == "*" and full in self._objects:
+        if options.if_none_match == "*" and full in self._objects:
             raise ObjectAlreadyExists("the object already exists", key=full)  # fail fast, checked again below
         reader = HashingReader(stream)
         data = bytearray()
@@ -92,15 +84,15 @@ class MemoryAdapter(IObjectStorageAdapter):
             size=reader.size,
             etag=reader.md5.hexdigest(),
             last_modified=datetime.now(timezone.utc),
-            content_type=content_type,
-            metadata=dict(metadata or {}),
+            content_type=options.content_type,
+            metadata=options.metadata,
             checksum_sha256=reader.sha256.hexdigest(),
         )
         with self._lock:
             current = self._objects.get(full)
-            if if_none_match == "*" and current is not None:
+            if options.if_none_match == "*" and current is not None:
                 raise ObjectAlreadyExists("the object already exists", key=full)
-            if if_match is not None and (current is None or current.info.etag != if_match):
+            if options.if_match is not None and (current is None or current.info.etag != options.if_match):
                 raise PreconditionFailed(
                     "the object is gone" if current is None else "the object changed (etag differs)", key=full
                 )
@@ -137,9 +129,8 @@ class MemoryAdapter(IObjectStorageAdapter):
             now = datetime.now(timezone.utc)
             self._objects[dst] = _Entry(entry.data, replace(entry.info, key=dst, last_modified=now))
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
+        recursive = options.recursive
         start = prefix_of(prefix)
         with self._lock:
             first = bisect.bisect_left(self._keys, start)

@@ -6,10 +6,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import BinaryIO
 
 from objstore.domain.errors import ObjectStorageError
 
-__all__ = ["Capabilities", "DeleteResult", "ObjectInfo"]
+__all__ = [
+    "Capabilities",
+    "DeleteResult",
+    "ListOptions",
+    "ObjectInfo",
+    "OpenedObject",
+    "ReadOptions",
+    "WriteOptions",
+]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _NO_ERRORS: Mapping[str, ObjectStorageError] = MappingProxyType({})
@@ -82,6 +91,8 @@ class Capabilities:
             store's own base prefix takes.
         backslash_in_keys: A backslash in a key is kept as it is. Where it is not (Azure turns it into ``/``), keys
             with one are refused with InvalidKey instead of being written under another name.
+        whole_object_transfers: Reads and writes move whole objects through memory: the store was written against
+            the four calls of the original design (see :class:`objstore.ports.storage.SeedAdapter`).
     """
 
     ranged_reads: bool = True
@@ -96,6 +107,7 @@ class Capabilities:
     max_segment_bytes: int | None = None
     max_key_bytes: int = 1024
     backslash_in_keys: bool = True
+    whole_object_transfers: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +126,92 @@ class DeleteResult:
     def ok(self) -> bool:
         """True when every key was deleted."""
         return not self.errors
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """How to write an object: one value that travels unchanged from the service through every layer to the store.
+
+    Attributes:
+        content_type: MIME type. The service fills it from the key's extension when the caller gives none.
+        metadata: User metadata (lower-case identifier keys, printable ASCII values).
+        if_none_match: ``"*"`` makes the write create-only (``ObjectAlreadyExists`` if the object exists).
+        if_match: Write only if the current object's etag is this one (``PreconditionFailed`` otherwise).
+    """
+
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=_empty_metadata, hash=False)
+    if_none_match: str | None = None
+    if_match: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.if_none_match is not None and self.if_none_match != "*":
+            raise ValueError('if_none_match accepts only "*" (create-only)')
+        if self.if_match is not None:
+            if not isinstance(self.if_match, str) or not self.if_match.strip('"'):
+                raise ValueError("if_match must be a non-empty etag string")
+            object.__setattr__(self, "if_match", self.if_match.strip('"'))
+        if self.if_none_match is not None and self.if_match is not None:
+            raise ValueError("if_none_match and if_match cannot be combined")
+        if not isinstance(self.metadata, MappingProxyType):
+            object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata or {})))
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the write carries a condition (create-only or if-match)."""
+        return self.if_none_match is not None or self.if_match is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """Which bytes of an object to read: a Python-slice range (``start`` inclusive, ``end`` exclusive).
+
+    Negative values count from the end and out-of-range values clamp, as ``content[start:end]`` would.
+    """
+
+    start: int | None = None
+    end: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in (("start", self.start), ("end", self.end)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+
+    @property
+    def whole(self) -> bool:
+        """Whether the whole object is read."""
+        return self.start in (None, 0) and self.end is None
+
+
+@dataclass(frozen=True, slots=True)
+class ListOptions:
+    """How to list a folder.
+
+    Attributes:
+        recursive: Every object below the folder (default), or only its immediate children, with sub-prefixes as
+            entries whose ``is_prefix`` is set.
+        page_size: How many entries to ask the store for per request (a hint).
+    """
+
+    recursive: bool = True
+    page_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.page_size is not None and (
+            not isinstance(self.page_size, int) or isinstance(self.page_size, bool) or self.page_size < 1
+        ):
+            raise ValueError(f"page_size must be a positive int, not {self.page_size!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedObject:
+    """An object opened for reading: the version being read and the stream of its (ranged) content.
+
+    Attributes:
+        info: The object as the store described it with this read: its key, whole size and etag always; content
+            type, metadata and modification time where the read's answer carries them.
+        stream: The content (only the requested range), with ``read(n)`` and, where it can, ``readinto``.
+    """
+
+    info: ObjectInfo
+    stream: BinaryIO

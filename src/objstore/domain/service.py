@@ -9,15 +9,15 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import BinaryIO
 
 from objstore.domain.errors import ConfigurationError, InvalidKey, ObjectStorageError
 from objstore.domain.keys import join_key, normalize_prefix, validate_content_type, validate_metadata
-from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.models import Capabilities, DeleteResult, ListOptions, ObjectInfo, ReadOptions, WriteOptions
 from objstore.domain.sync.engine import LocalSide, Progress, StoreSide, SyncOptions, SyncReport, run_sync
 from objstore.domain.sync.local import Filters, LocalFolder
 from objstore.domain.sync.state import LEGACY_FOLDER, SyncState, migrate_in_tree_state, state_path_for
-from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain, unwrap
+from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain, Readable, derived, unwrap
 
 __all__ = ["ObjectStorageService"]
 
@@ -58,7 +58,7 @@ class ObjectStorageService(IObjectStorageDomain):
     def get_object(self, prefix: str, key: str) -> bytes:
         prefix, full = self._locate("get_object", prefix, key)
         with self._guard("get_object", full):
-            return self.adapter.get_object(prefix, key)
+            return derived.read_all(self.adapter, prefix, key)
 
     def put_object(
         self,
@@ -76,7 +76,7 @@ class ObjectStorageService(IObjectStorageDomain):
         prefix, full = self._locate("put_object", prefix, key)
         options = self._write_options(full, content_type, metadata, if_none_match, if_match)
         with self._guard("put_object", full):
-            self.adapter.put_object(prefix, key, content, **options)
+            derived.write_bytes(self.adapter, prefix, key, content, options)
 
     def delete_object(self, prefix: str, key: str) -> None:
         prefix, full = self._locate("delete_object", prefix, key)
@@ -86,7 +86,7 @@ class ObjectStorageService(IObjectStorageDomain):
     def list_objects(self, prefix: str) -> list[str]:
         prefix = normalize_prefix(prefix)
         with self._guard("list_objects", prefix):
-            return self.adapter.list_objects(prefix)
+            return derived.children(self.adapter, prefix)
 
     # --- the rest of the port -------------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ class ObjectStorageService(IObjectStorageDomain):
     def exists(self, prefix: str, key: str) -> bool:
         prefix, full = self._locate("exists", prefix, key)
         with self._guard("exists", full):
-            return self.adapter.exists(prefix, key)
+            return derived.exists(self.adapter, prefix, key)
 
     def iter_objects(
         self,
@@ -114,41 +114,33 @@ class ObjectStorageService(IObjectStorageDomain):
         ``a/../b``, ``a//b``, control characters), each with ``unusable`` saying why, so they can be reported.
         """
         prefix = normalize_prefix(prefix)
-        if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
-            raise ValueError(f"page_size must be a positive int, not {page_size!r}")
-        return self._iter_guarded(prefix, recursive, page_size, include_unusable)
+        return self._iter_guarded(prefix, ListOptions(recursive, page_size), include_unusable)
 
-    def _iter_guarded(
-        self, prefix: str, recursive: bool, page_size: int | None, include_unusable: bool
-    ) -> Iterator[ObjectInfo]:
+    def _iter_guarded(self, prefix: str, options: ListOptions, include_unusable: bool) -> Iterator[ObjectInfo]:
         with self._guard("iter_objects", prefix):
-            for info in self.adapter.iter_objects(prefix, recursive, page_size=page_size):
+            for info in self.adapter.scan_objects(prefix, options):
                 if info.unusable is None or include_unusable:
                     yield info
 
     def get_object_stream(
         self, prefix: str, key: str, start: int | None = None, end: int | None = None
     ) -> AbstractContextManager[BinaryIO]:
-        for name, value in (("start", start), ("end", end)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+        options = ReadOptions(start, end)
         prefix, full = self._locate("get_object_stream", prefix, key)
-        return self._open_guarded(prefix, key, full, start, end)
+        return self._open_guarded(prefix, key, full, options)
 
     @contextmanager
-    def _open_guarded(
-        self, prefix: str, key: str, full: str, start: int | None, end: int | None
-    ) -> Generator[BinaryIO, None, None]:
+    def _open_guarded(self, prefix: str, key: str, full: str, options: ReadOptions) -> Generator[BinaryIO, None, None]:
         with ExitStack() as stack:
             with self._guard("get_object_stream", full):
-                stream = stack.enter_context(self.adapter.get_object_stream(prefix, key, start, end))
-            yield stream
+                opened = stack.enter_context(self.adapter.open_object(prefix, key, options))
+            yield opened.stream
 
     def put_object_stream(
         self,
         prefix: str,
         key: str,
-        stream: IO[bytes] | BinaryIO | Any,
+        stream: Readable,
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -160,7 +152,7 @@ class ObjectStorageService(IObjectStorageDomain):
         prefix, full = self._locate("put_object_stream", prefix, key)
         options = self._write_options(full, content_type, metadata, if_none_match, if_match)
         with self._guard("put_object_stream", full):
-            return self.adapter.put_object_stream(prefix, key, stream, **options)
+            return self.adapter.write_object(prefix, key, stream, options)
 
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
         src_prefix, src_full = self._locate("copy_object", src_prefix, src_key)
@@ -347,19 +339,13 @@ class ObjectStorageService(IObjectStorageDomain):
         metadata: Mapping[str, str] | None,
         if_none_match: str | None,
         if_match: str | None,
-    ) -> dict[str, Any]:
-        if if_none_match is not None and if_none_match != "*":
-            raise ValueError('if_none_match accepts only "*" (create-only)')
-        if if_match is not None and (not isinstance(if_match, str) or not if_match):
-            raise ValueError("if_match must be a non-empty etag string")
-        if if_none_match is not None and if_match is not None:
-            raise ValueError("if_none_match and if_match cannot be combined")
-        return {
-            "content_type": validate_content_type(content_type) or self._guess_type(full_key),
-            "metadata": validate_metadata(metadata),
-            "if_none_match": if_none_match,
-            "if_match": if_match.strip('"') if if_match else None,
-        }
+    ) -> WriteOptions:
+        return WriteOptions(
+            validate_content_type(content_type) or self._guess_type(full_key),
+            validate_metadata(metadata),
+            if_none_match,
+            if_match,
+        )
 
     @cached_property
     def _mime(self) -> mimetypes.MimeTypes:

@@ -40,9 +40,9 @@ from objstore.domain.errors import (
     ObjectStorageError,
     PreconditionFailed,
 )
-from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo, ReadOptions
 from objstore.domain.service import ObjectStorageService
-from objstore.ports.storage import IObjectStorageAdapter, stream_etag
+from objstore.ports.storage import IObjectStorageAdapter
 from objstore.testing.hostile import BACKSLASH_KEYS, HOSTILE_KEYS, HOSTILE_PREFIXES
 
 __all__ = ["ObjectStoreConformance", "PatternStream", "ShortReadStream", "require"]
@@ -907,15 +907,18 @@ class ObjectStoreConformance:
             writer.join()
         assert written_while_reading >= 3, "the writer hardly ran: the race was not exercised"
 
-    def test_a_stream_that_names_its_version_names_the_one_it_reads(self, store: ObjectStorageService) -> None:
-        """Adapters may record a read stream's version (``tag_stream``), so layers can resume it without a HEAD."""
+    def test_a_read_describes_the_version_it_reads(self, store: ObjectStorageService) -> None:
+        """``open_object`` gives the object's key, whole size and etag with the stream: layers pin a resumed
+        read to that version without asking the store first."""
         store.put_object("tags", "k", b"first version")
         store.put_object("tags", "k", b"second version")
-        etag = store.head_object("tags", "k").etag
-        with store.adapter.get_object_stream("tags", "k") as stream:
-            tagged = stream_etag(stream)
-            assert stream.read() == b"second version"
-        assert tagged is None or tagged == etag
+        head = store.head_object("tags", "k")
+        with store.adapter.open_object("tags", "k", ReadOptions()) as opened:
+            assert opened.stream.read() == b"second version"
+        assert (opened.info.key, opened.info.size, opened.info.etag) == ("tags/k", 14, head.etag)
+        with store.adapter.open_object("tags", "k", ReadOptions(7, 10)) as ranged:
+            assert ranged.stream.read() == b"ver"
+        assert (ranged.info.key, ranged.info.size, ranged.info.etag) == ("tags/k", 14, head.etag)
 
     # --- keys and prefixes that collide ---------------------------------------------------------------------
 
