@@ -10,6 +10,8 @@ Typical use::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from objstore.domain import (
     AuthenticationError,
     Capabilities,
@@ -31,9 +33,12 @@ from objstore.domain import (
     Throttled,
     TransientError,
 )
-from objstore.domain.sync.engine import SyncReport, sync
 from objstore.factory import ObjectStorageFactory
 from objstore.ports import Exceptions, IObjectStorageAdapter, IObjectStorageDomain
+
+if TYPE_CHECKING:
+    from objstore.sync.api import sync
+    from objstore.sync.report import SyncReport
 
 __version__ = "0.1.0"
 
@@ -65,3 +70,19 @@ __all__ = [
     "__version__",
     "sync",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``sync`` and ``SyncReport``: the sync application is imported when first used, not with the package.
+
+    ``objstore.sync`` is the sync package, callable as the function :func:`objstore.sync.api.sync`.
+    """
+    if name == "sync":
+        import objstore.sync
+
+        return objstore.sync  # the package, once imported: callable, and the same object however it is reached
+    if name == "SyncReport":
+        from objstore.sync.report import SyncReport
+
+        return SyncReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,12 +20,15 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from objstore.domain.errors import ConfigurationError
 from objstore.domain.service import ObjectStorageService
 from objstore.ports.storage import IObjectStorageAdapter
+
+if TYPE_CHECKING:
+    from objstore.adapters.naas import NaasConfig
 
 __all__ = ["ObjectStorageFactory", "ProviderSpec", "register_provider"]
 
@@ -150,42 +153,15 @@ register_provider(
 )
 
 
+def _naas_config() -> type[NaasConfig]:
+    """The Naas config class, which reads the Naas settings (imported only when Naas is asked for)."""
+    config_cls: type[NaasConfig] = _load(_PROVIDERS["naas"], "objstore.adapters.naas:NaasConfig")
+    return config_cls
+
+
 def _parse_naas_url(parts: SplitResult) -> dict[str, Any]:
-    """``naas://WORKSPACE/STORAGE/base/prefix``; bare ``naas://`` takes both from the environment."""
-    storage, _, base_prefix = unquote(parts.path).strip("/").partition("/")
-    if not parts.netloc and not storage:
-        return {}
-    if not parts.netloc or not storage:
-        raise ConfigurationError("a naas:// URL is naas://WORKSPACE_ID/STORAGE_NAME[/prefix]")
-    options: dict[str, Any] = {"workspace_id": unquote(parts.netloc), "storage_name": storage}
-    if base_prefix:
-        options["base_prefix"] = base_prefix
-    return options
-
-
-def _naas_settings(env: Mapping[str, str], config_file: Path) -> dict[str, str] | None:
-    """Naas workspace and storage from the environment, then from a Naas project's config.yaml."""
-    if not env.get("NAAS_API_KEY"):
-        return None
-    settings = {"naas_api_key": env["NAAS_API_KEY"]}
-    workspace, storage = env.get("NAAS_WORKSPACE_ID", ""), env.get("NAAS_STORAGE_NAME", "")
-    if (not workspace or not storage) and config_file.is_file():
-        try:
-            import yaml
-        except ModuleNotFoundError as exc:
-            raise ConfigurationError(f"reading {config_file} needs PyYAML: pip install 'objstore[naas]'") from exc
-        try:
-            section = (yaml.safe_load(config_file.read_text()) or {}).get("config") or {}
-        except (OSError, yaml.YAMLError, AttributeError) as exc:
-            raise ConfigurationError(f"cannot read the Naas settings in {config_file}: {exc}") from None
-        workspace = workspace or str(section.get("workspace_id") or "")
-        storage = storage or str(section.get("storage_name") or "")
-    if not workspace or not storage:
-        return None
-    settings.update(workspace_id=workspace, storage_name=storage)
-    if env.get("NAAS_API_URL"):
-        settings["api_url"] = env["NAAS_API_URL"]
-    return settings
+    """``naas://WORKSPACE/STORAGE/base/prefix``: read by :meth:`objstore.adapters.naas.NaasConfig.url_fields`."""
+    return _naas_config().url_fields(parts)
 
 
 def build_naas_adapter(config: Any) -> IObjectStorageAdapter:
@@ -445,7 +421,7 @@ class ObjectStorageFactory:
         url = env.get("OBJSTORE_URL", "").strip()
         if url:
             return ObjectStorageFactory.from_url(url, **options)
-        naas = _naas_settings(env, Path(config_file) if config_file else Path("config.yaml"))
+        naas = _naas_config().environment_settings(env, Path(config_file) if config_file else Path("config.yaml"))
         if naas is not None:
             return ObjectStorageFactory.from_url("naas://", **{**naas, **options})
         raise ConfigurationError(

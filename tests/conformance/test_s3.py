@@ -37,13 +37,12 @@ def s3_adapter(endpoint: Any, bucket: str, **options: Any) -> S3Adapter:
 
 
 def dead_s3_adapter(**options: Any) -> S3Adapter:
-    """An S3 store whose endpoint nothing listens on: one try, a one-second connect timeout."""
+    """An S3 store whose endpoint nothing listens on: one try (as every S3 request), a one-second connect timeout."""
     settings: dict[str, Any] = {
         "bucket": "any",
         "endpoint_url": f"http://127.0.0.1:{free_port()}",
         "access_key_id": "k",
         "secret_access_key": "s",
-        "max_attempts": 1,
         "connect_timeout": 1,
     }
     settings.update(options)

@@ -25,6 +25,7 @@ from objstore import (
     TransientError,
 )
 from objstore.adapters.azure_blob import AzureBlobAdapter, AzureBlobConfig
+from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy
 from objstore.ports.storage import unwrap
 from objstore.testing.conformance import PatternStream, ShortReadStream
 from tests.conformance.test_azure import azure_adapter
@@ -91,8 +92,9 @@ def test_blocks_are_staged_in_parallel_and_the_sha256_of_a_pipe_is_kept(
 def test_a_block_that_fails_is_staged_again_alone(
     azurite: str, azure_container: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Block 3's connection drops twice (past the SDK's own retries): only block 3 is sent again."""
-    store = ObjectStorageService(azure_adapter(azurite, azure_container, part_attempts=3))
+    """Block 3's connection drops twice: the retry layer stages block 3 again alone, not the upload."""
+    policy = RetryPolicy(attempts=3, base=0.01)
+    store = ObjectStorageService(RetryingAdapter(azure_adapter(azurite, azure_container), policy))
     real = BlobClient.stage_block
     sends: dict[str, int] = {}
     lock = threading.Lock()
@@ -225,7 +227,6 @@ def test_a_dead_endpoint_is_a_transient_error() -> None:
             container="any",
             account_url=f"http://127.0.0.1:{free_port()}/{ACCOUNT}",
             account_key=ACCOUNT_KEY,
-            max_attempts=1,
             connection_timeout=2,
         )
     )

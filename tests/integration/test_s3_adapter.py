@@ -26,6 +26,7 @@ from objstore import (
     ObjectStorageService,
     TransientError,
 )
+from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy
 from objstore.adapters.s3 import S3Adapter
 from objstore.ports.credentials import Credentials, ICredentialsProvider
 from objstore.testing.conformance import PatternStream, ShortReadStream
@@ -112,9 +113,9 @@ def test_parts_go_up_in_parallel_within_the_concurrency_limit(direct: bool, s3_s
 
 @PATHS
 def test_a_part_that_fails_is_sent_again_alone(direct: bool, s3_server: Any, s3_bucket: str) -> None:
-    """Part 3 fails more often than the SDK retries a request: the upload resumes at part 3, not from the start."""
-    adapter = s3_adapter(s3_server, s3_bucket, max_attempts=2, part_attempts=3, direct_requests=direct)
-    store = ObjectStorageService(adapter)
+    """Part 3 fails three times: under the retry layer the upload resumes at part 3, not from the start. The adapter
+    itself sends each part once (no retries of its own, nor of botocore's): the retry layer is the one place."""
+    adapter = s3_adapter(s3_server, s3_bucket, direct_requests=direct)
     sends: dict[int, int] = {}
     lock = threading.Lock()
 
@@ -126,10 +127,16 @@ def test_a_part_that_fails_is_sent_again_alone(direct: bool, s3_server: Any, s3_
             raise ConnectionClosedError(endpoint_url="part 3") if not direct else ConnectionResetError("part 3")
 
     watch_parts(adapter, before)
+    with pytest.raises(TransientError):
+        ObjectStorageService(adapter).put_object_stream("mp", "alone.bin", PatternStream(22 * MiB, seed=5))
+    assert sends.get(3) == 1  # tried once, and the upload failed (and was aborted)
+    assert open_uploads(s3_server, s3_bucket, adapter) == []
+    sends.clear()
+    store = ObjectStorageService(RetryingAdapter(adapter, RetryPolicy(attempts=4), sleep=lambda _: None))
     source = PatternStream(22 * MiB, seed=5)
     info = store.put_object_stream("mp", "resumed.bin", source)
     assert info.size == 22 * MiB
-    assert sends == {1: 1, 2: 1, 3: 4, 4: 1, 5: 1}  # 2 tries, 2 tries more: the 4th lands
+    assert sends == {1: 1, 2: 1, 3: 4, 4: 1, 5: 1}  # 3 failures, then the 4th try of part 3 lands
     digest = hashlib.sha256(store.get_object("mp", "resumed.bin")).hexdigest()
     assert digest == source.sha256.hexdigest()
 

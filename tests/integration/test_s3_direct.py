@@ -22,7 +22,9 @@ from objstore import (
     Throttled,
     TransientError,
 )
+from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy
 from objstore.adapters.s3 import S3Adapter, S3Config
+from objstore.domain.models import ReadOptions
 from tests.conformance.test_s3 import dead_s3_adapter, s3_adapter
 
 PATHS = pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])
@@ -159,18 +161,24 @@ def throttling() -> Iterator[tuple[str, type[_Throttling]]]:
     server.server_close()
 
 
-def test_a_throttled_direct_put_is_tried_again_within_max_attempts(throttling: tuple[str, Any]) -> None:
+@PATHS
+def test_a_throttled_put_is_sent_once_and_tried_again_by_the_retry_layer_alone(
+    direct: bool, throttling: tuple[str, Any]
+) -> None:
+    """No retries of the adapter's own (direct requests) or of botocore's: the retry layer is the one place."""
     url, handler = throttling
-    adapter = S3Adapter(S3Config(bucket="b", endpoint_url=url, access_key_id="k", secret_access_key="s"))
-    assert adapter.put_object_stream("", "k", io.BytesIO(b"x")).etag == "abc"
-    assert handler.seen == ["/b/k", "/b/k"]
-    handler.seen.clear()
-    once = S3Adapter(S3Config(bucket="b", endpoint_url=url, access_key_id="k", secret_access_key="s", max_attempts=1))
+    config = S3Config(bucket="b", endpoint_url=url, access_key_id="k", secret_access_key="s", direct_requests=direct)
+    adapter = S3Adapter(config)
+    assert (adapter._direct is not None) is direct
     with pytest.raises(Throttled) as caught:
-        once.put_object_stream("", "k", io.BytesIO(b"x"))
+        adapter.put_object_stream("", "k", io.BytesIO(b"x"))
     assert caught.value.retryable
     assert caught.value.status == 503
     assert handler.seen == ["/b/k"]
+    handler.seen.clear()
+    layered = RetryingAdapter(adapter, RetryPolicy(attempts=3), sleep=lambda _: None)
+    assert layered.put_object_stream("", "k", io.BytesIO(b"x")).etag == "abc"
+    assert handler.seen == ["/b/k", "/b/k"]
 
 
 def test_a_body_read_to_the_end_gives_its_connection_back_and_one_left_unread_closes_it(
@@ -218,6 +226,33 @@ def test_both_paths_read_the_same(direct: bool, s3_server: Any, s3_bucket: str) 
     )
     with pytest.raises(IntegrityError):
         store.get_object("", "tampered.bin")
+
+
+def test_both_paths_describe_the_version_they_read(s3_server: Any, s3_bucket: str) -> None:
+    """open_object's info comes from the GET's answer, the same on both paths: the whole size (from Content-Range
+    for a range), etag, content type, metadata, SHA-256 and modification time, as a HEAD gives them."""
+    prefix = f"describe/{uuid.uuid4().hex}"
+    writer = ObjectStorageService(s3_adapter(s3_server, s3_bucket, base_prefix=prefix))
+    writer.put_object("", "d.txt", b"0123456789", content_type="text/plain", metadata={"owner": "data-team"})
+    seen = {}
+    for direct in (True, False):
+        adapter = s3_adapter(s3_server, s3_bucket, base_prefix=prefix, direct_requests=direct)
+        assert (adapter._direct is not None) is direct
+        head = adapter.head_object("", "d.txt")
+        described = []
+        for options in (ReadOptions(), ReadOptions(3, 7), ReadOptions(-4), ReadOptions(2, -2), ReadOptions(5, 5)):
+            with adapter.open_object("", "d.txt", options) as opened:
+                assert opened.stream.read() == b"0123456789"[options.start : options.end]
+            described.append(opened.info)
+        for info in described:
+            assert info == head, (direct, info)
+        seen[direct] = described
+    assert seen[True] == seen[False]
+    assert seen[True][0].size == 10
+    assert seen[True][0].content_type == "text/plain"
+    assert dict(seen[True][0].metadata) == {"owner": "data-team"}
+    assert seen[True][0].checksum_sha256 is not None
+    assert seen[True][0].last_modified is not None
 
 
 @pytest.mark.parametrize("hierarchical", [False, True], ids=["flat", "by-folder"])

@@ -9,12 +9,13 @@ loopback server (tests/harness/misbehaving.py), through the real S3 and GCS adap
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy
 from objstore.adapters.memory import MemoryAdapter
 from objstore.domain.errors import ObjectStorageError, ProtocolError, TransientError
 from objstore.domain.listing import MAX_EMPTY_PAGES, ListingGuard
-from objstore.domain.models import ObjectInfo
-from objstore.ports.storage import IObjectStorageAdapter
+from objstore.domain.models import DeleteResult, ListOptions, ObjectInfo, ReadOptions, WriteOptions
+from objstore.ports.storage import IObjectStorageAdapter, Readable
 from tests.harness.misbehaving import OUTSIDE_KEY, REPEATED_TOKEN, MisbehavingServer, misbehaving_server
 
 OBJSTORE = [str(Path(sys.executable).parent / "objstore")]
@@ -206,7 +207,7 @@ def test_the_listing_guard_refuses_keys_outside_the_prefix_and_endless_empty_pag
 
 
 class _SlowFailing(MemoryAdapter):
-    """Heads and listings cost ``cost`` seconds of the fake clock each and fail with a retryable error."""
+    """Every primitive costs ``cost`` seconds of the fake clock and fails with a retryable error."""
 
     def __init__(self, clock: list[float], cost: float) -> None:
         super().__init__()
@@ -221,14 +222,51 @@ class _SlowFailing(MemoryAdapter):
     def head_object(self, prefix: str, key: str) -> ObjectInfo:
         return self._fail()  # type: ignore[no-any-return]
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
         self._fail()
         yield from ()  # pragma: no cover
 
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Any:
+        return self._fail()
 
-@pytest.mark.parametrize("operation", ["head_object", "iter_objects"])
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
+        return self._fail()  # type: ignore[no-any-return]
+
+    def delete_object(self, prefix: str, key: str) -> None:
+        self._fail()
+
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        self._fail()
+
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
+        return self._fail()  # type: ignore[no-any-return]
+
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        """Each key fails on its own (the batch answers), as a store's batch delete reports them."""
+        try:
+            self._fail()
+        except TransientError as exc:
+            return DeleteResult((), dict.fromkeys(keys, exc))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _first_error(result: DeleteResult) -> None:
+    raise next(iter(result.errors.values()))
+
+
+DEADLINE_OPERATIONS: dict[str, Callable[[IObjectStorageAdapter], object]] = {
+    "head_object": lambda layer: layer.head_object("", "k"),
+    "iter_objects": lambda layer: list(layer.iter_objects("")),
+    "get_object": lambda layer: layer.get_object("", "k"),
+    "put_object_stream": lambda layer: layer.put_object_stream("", "k", io.BytesIO(b"seekable")),
+    "delete_object": lambda layer: layer.delete_object("", "k"),
+    "copy_object": lambda layer: layer.copy_object("", "k", "", "k2"),
+    "presign_url": lambda layer: layer.presign_url("", "k"),
+    "delete_objects": lambda layer: _first_error(layer.delete_objects("", ["k", "k2"])),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(DEADLINE_OPERATIONS))
 def test_no_try_starts_at_or_after_the_deadline(operation: str) -> None:
     clock = [0.0]
     inner = _SlowFailing(clock, cost=5.0)
@@ -239,9 +277,10 @@ def test_no_try_starts_at_or_after_the_deadline(operation: str) -> None:
         seed=3,
         clock=lambda: clock[0],
     )
-    call = {"head_object": lambda: layer.head_object("", "k"), "iter_objects": lambda: list(layer.iter_objects(""))}
-    with pytest.raises(TransientError):
-        call[operation]()
+    with pytest.raises(TransientError) as caught:
+        DEADLINE_OPERATIONS[operation](layer)
+    assert caught.value.retries_exhausted  # marked as given up on, with the tries made
+    assert caught.value.attempts == len(inner.starts)
     assert inner.starts
     assert max(inner.starts) < 60.0
     assert clock[0] <= 60.0 + 5.0  # the deadline plus the one try that was under way

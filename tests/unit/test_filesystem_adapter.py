@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,8 +22,10 @@ from objstore import (
     ObjectStorageError,
     ObjectStorageService,
     PermissionDenied,
+    TransientError,
 )
 from objstore.adapters.filesystem import INTERNAL_DIR, FilesystemAdapter
+from objstore.domain.models import ReadOptions
 from objstore.testing.hostile import HOSTILE_KEYS, HOSTILE_PREFIXES
 
 
@@ -281,4 +284,60 @@ def test_filesystem_refusals_are_typed_and_change_nothing(
     monkeypatch.undo()
     assert os.strerror(code) in str(caught.value)
     assert store.get_object("", "keep") == b"x"
+    assert os.listdir(tmp_path / INTERNAL_DIR / "tmp") == []
+
+
+def test_a_read_describes_the_file_it_opened_not_the_one_there_now(tmp_path: Path) -> None:
+    adapter = FilesystemAdapter(tmp_path, fsync=False)
+    store = ObjectStorageService(adapter)
+    store.put_object("", "doc.txt", b"first version", content_type="text/plain", metadata={"author": "ann"})
+    before = store.head_object("", "doc.txt")
+    with adapter.open_object("", "doc.txt", ReadOptions()) as opened:
+        store.put_object("", "doc.txt", b"second, longer version")  # replaced while it is open
+        assert opened.info == before  # size, etag, content type and metadata of the version being read
+        assert opened.stream.read() == b"first version"
+    with adapter.open_object("", "doc.txt", ReadOptions(3, 8)) as opened:
+        assert opened.info.size == len(b"second, longer version")  # the whole object's size, not the range's
+        assert opened.stream.read() == b"ond, "
+
+
+def test_a_write_survives_a_delete_pruning_its_folder_before_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = FilesystemAdapter(tmp_path, fsync=False)
+    store = ObjectStorageService(adapter)
+    store.put_object("p/q", "other", b"x")
+    write_sidecar = adapter._write_sidecar_temporary
+
+    def pruned_meanwhile(*args: Any) -> str:
+        # A concurrent delete of the folder's last object prunes it between its creation and our rename.
+        store.delete_object("p/q", "other")
+        assert not (tmp_path / "p").exists()
+        return write_sidecar(*args)
+
+    monkeypatch.setattr(adapter, "_write_sidecar_temporary", pruned_meanwhile)
+    store.put_object("p/q", "k", b"mine", metadata={"kept": "yes"})
+    assert store.get_object("p/q", "k") == b"mine"
+    assert dict(store.head_object("p/q", "k").metadata) == {"kept": "yes"}
+    assert os.listdir(tmp_path / INTERNAL_DIR / "tmp") == []
+
+
+def test_a_path_removed_by_another_program_during_the_commit_is_a_retryable_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = FilesystemAdapter(tmp_path, fsync=False)
+    store = ObjectStorageService(adapter)
+    place = adapter._place
+    calls: list[str] = []
+
+    def folder_removed_by_hand(full: str, folder: str, name: str, *args: Any) -> None:
+        calls.append(folder)
+        os.rmdir(folder)  # not objstore: the commit lock does not hold it off
+        place(full, folder, name, *args)
+
+    monkeypatch.setattr(adapter, "_place", folder_removed_by_hand)
+    with pytest.raises(TransientError):
+        store.put_object("p", "k", b"mine")
+    assert len(calls) == 2  # the race settled once, then handed to the retry layer: no loop here
+    assert not (tmp_path / "p").exists()
     assert os.listdir(tmp_path / INTERNAL_DIR / "tmp") == []

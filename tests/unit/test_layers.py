@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import pickle
 import threading
 import time
 from typing import Any
@@ -31,7 +32,8 @@ from objstore.adapters.layers import (
     redact,
 )
 from objstore.adapters.memory import MemoryAdapter
-from objstore.ports.storage import ForwardingAdapter
+from objstore.domain.models import DeleteResult, ListOptions, ObjectInfo, WriteOptions
+from objstore.ports.storage import ForwardingAdapter, Readable
 
 
 class Scripted(ForwardingAdapter):
@@ -48,16 +50,11 @@ class Scripted(ForwardingAdapter):
         if queue:
             raise queue.pop(0)
 
-    def put_object_stream(self, prefix: str, key: str, stream: Any, **options: Any) -> Any:  # type: ignore[override]
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         self._step("put")
-        info = self.inner.put_object_stream(prefix, key, stream, **options)
+        info = self.inner.write_object(prefix, key, stream, options)
         self._step("put_applied")  # a failure here is a lost answer: the put did land
         return info
-
-    def put_object(self, prefix: str, key: str, content: Any, **options: Any) -> None:
-        self._step("put")
-        self.inner.put_object(prefix, key, content, **options)
-        self._step("put_applied")
 
     def head_object(self, prefix: str, key: str) -> Any:
         self._step("head")
@@ -137,12 +134,13 @@ def test_a_conditional_put_is_retried_and_never_overwrites_another_change() -> N
 class _LostAnswer(Scripted):
     """Applies the put, then raises as if the answer was lost, and meanwhile someone else writes."""
 
-    def put_object(self, prefix: str, key: str, content: Any, **options: Any) -> None:
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         self._step("put")
-        self.inner.put_object(prefix, key, content, **options)
+        info = self.inner.write_object(prefix, key, stream, options)
         if self.calls["put"] == 1:
             self.inner.put_object(prefix, key, b"someone else's, written just after ours")
             raise TransientError("reset after the write")
+        return info
 
 
 def test_a_lost_answer_then_another_writer_is_a_conflict_not_a_success() -> None:
@@ -213,8 +211,8 @@ def test_a_listing_that_breaks_restarts_without_repeating() -> None:
     class BreaksOnce(ForwardingAdapter):
         broken = False
 
-        def iter_objects(self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None) -> Any:
-            for count, info in enumerate(self.inner.iter_objects(prefix, recursive, page_size=page_size)):
+        def scan_objects(self, prefix: str, options: ListOptions) -> Any:
+            for count, info in enumerate(self.inner.scan_objects(prefix, options)):
                 if count == 12 and not self.broken:
                     self.broken = True
                     raise TransientError("connection reset mid-listing")
@@ -259,8 +257,8 @@ def test_one_log_line_per_operation_with_secrets_masked(caplog: pytest.LogCaptur
     with pytest.raises(ObjectNotFound):
         store.get_object("", "missing")
     lines = [record.getMessage() for record in caplog.records]
-    assert lines[0].startswith("op=put_object adapter=memory key=k")
-    assert "op=get_object adapter=memory key=k bytes=5" in lines[1]
+    assert lines[0].startswith("op=write_object adapter=memory key=k")
+    assert "op=open_object adapter=memory key=k bytes=5" in lines[1]
     assert "outcome=ObjectNotFound" in lines[2]
     assert caplog.records[1].objstore["bytes"] == 5  # type: ignore[attr-defined]
     assert (
@@ -285,7 +283,7 @@ def test_the_concurrency_limit_is_shared() -> None:
     lock = threading.Lock()
 
     class Slow(ForwardingAdapter):
-        def exists(self, prefix: str, key: str) -> bool:
+        def head_object(self, prefix: str, key: str) -> ObjectInfo:
             nonlocal in_flight, most
             with lock:
                 in_flight += 1
@@ -293,7 +291,7 @@ def test_the_concurrency_limit_is_shared() -> None:
             time.sleep(0.01)
             with lock:
                 in_flight -= 1
-            return False
+            raise ObjectNotFound("no such object", key=key)
 
     limited = ConcurrencyLimitedAdapter(Slow(MemoryAdapter()), 3)
     store = ObjectStorageService(limited)
@@ -422,33 +420,197 @@ def test_a_sync_report_counts_the_retries_of_its_store(tmp_path: Any) -> None:
     assert plain.push(folder, checksum=True).counts == {"skip": 40}
 
 
-def test_a_store_that_tags_its_streams_needs_no_head_and_still_resumes_through_cuts() -> None:
-    from contextlib import contextmanager
+def test_a_read_needs_no_head_and_still_resumes_through_cuts() -> None:
+    """The version a read pins is the etag open_object returned: no HEAD before a read, none before a resume."""
 
-    from objstore.ports.storage import tag_stream
-
-    class Tagging(MemoryAdapter):
+    class Counting(MemoryAdapter):
         heads = 0
 
         def head_object(self, prefix: str, key: str) -> Any:
-            Tagging.heads += 1
+            Counting.heads += 1
             return super().head_object(prefix, key)
 
-        @contextmanager
-        def get_object_stream(self, prefix: str, key: str, start: Any = None, end: Any = None) -> Any:
-            etag = super().head_object(prefix, key).etag
-            with super().get_object_stream(prefix, key, start, end) as stream:
-                yield tag_stream(stream, etag)
-
-    inner = Tagging()
+    inner = Counting()
     content = bytes(range(256)) * 400
     inner.put_object("", "k", content)
-    layer = RetryingAdapter(FaultInjectingAdapter(inner, FaultSpec(cut=0.5, cut_after=5000, seed=2)), sleep=lambda _: 0)
+    layer = RetryingAdapter(
+        FaultInjectingAdapter(inner, FaultSpec(cut=0.5, cut_after=5000, seed=2)), sleep=lambda _: None
+    )
     store = ObjectStorageService(layer)
-    assert store.get_object("", "k") == content  # the first read pins with a HEAD, and learns the store tags
-    Tagging.heads, before = 0, layer.stats.retries
+    Counting.heads, before = 0, layer.stats.retries
     for _ in range(10):
         assert store.get_object("", "k") == content
+    with store.get_object_stream("", "k", -30_000, -5) as stream:  # a suffix range resumes too
+        assert stream.read() == content[-30_000:-5]
     resumed = layer.stats.retries - before
     assert resumed > 0
-    assert Tagging.heads == resumed  # no HEAD up front: one only when a cut read resumes
+    assert Counting.heads == 0
+
+
+# --- errors that ran out of tries -------------------------------------------------------------------------------
+
+
+def test_an_error_that_ran_out_of_tries_is_marked_and_says_so() -> None:
+    inner = Scripted({"head": [TransientError("500") for _ in range(10)]})
+    store = retrying(inner, attempts=3)
+    with pytest.raises(TransientError) as caught:
+        store.head_object("", "k")
+    assert caught.value.retries_exhausted
+    assert caught.value.attempts == 3
+    assert "(gave up after 3 tries)" in str(caught.value)
+    assert store.adapter.stats.gave_up == 1  # type: ignore[attr-defined]
+    copy = pickle.loads(pickle.dumps(caught.value))  # the mark travels (multiprocessing, logging handlers)
+    assert copy.retries_exhausted
+    assert copy.attempts == 3
+    # A final answer after some retries is not one the layer gave up on, but its tries are counted.
+    inner = Scripted({"head": [TransientError("500"), PreconditionFailed("no")]})
+    with pytest.raises(PreconditionFailed) as final:
+        retrying(inner).head_object("", "k")
+    assert not final.value.retries_exhausted
+    assert final.value.attempts == 2
+    assert "gave up" not in str(final.value)
+    # An error the layer gave up on is not retried again by a second retry layer above it.
+    inner = Scripted({"head": [TransientError("500") for _ in range(10)]})
+    twice = RetryingAdapter(RetryingAdapter(inner, RetryPolicy(attempts=2), sleep=lambda _: None), sleep=lambda _: None)
+    with pytest.raises(TransientError):
+        twice.head_object("", "k")
+    assert inner.calls["head"] == 2
+
+
+def test_a_listing_that_keeps_failing_gives_up_marked() -> None:
+    class Broken(ForwardingAdapter):
+        def scan_objects(self, prefix: str, options: ListOptions) -> Any:
+            raise TransientError("reset")
+
+    with pytest.raises(TransientError) as caught:
+        retrying(Broken(MemoryAdapter()), attempts=4).list_objects("")
+    assert caught.value.retries_exhausted
+    assert caught.value.attempts == 4
+
+
+def test_a_cut_read_resumes_under_a_concurrency_limit_of_one() -> None:
+    """The broken read is closed before the next opens: with one slot below, the resume must not wait for it."""
+    memory = MemoryAdapter()
+    content = bytes(range(256)) * 200
+    memory.put_object("", "k", content)
+    faulty = FaultInjectingAdapter(ConcurrencyLimitedAdapter(memory, 1), FaultSpec(cut=1.0, cut_after=5000))
+    store = ObjectStorageService(RetryingAdapter(faulty, RetryPolicy(attempts=50), sleep=lambda _: None))
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(store.get_object("", "k")), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert got == [content]
+
+
+# --- batch deletes ------------------------------------------------------------------------------------------------
+
+
+class FlakyBatch(MemoryAdapter):
+    """A batch delete where some keys fail (throttled) the first ``flaky[key]`` times they are sent."""
+
+    def __init__(self, flaky: dict[str, int]) -> None:
+        super().__init__()
+        self.flaky = flaky
+        self.batches: list[list[str]] = []
+
+    def delete_objects(self, prefix: str, keys: Any) -> DeleteResult:
+        keys = list(keys)
+        self.batches.append(keys)
+        failing: dict[str, ObjectStorageError] = {}
+        for key in keys:
+            if self.flaky.get(key, 0) > 0:
+                self.flaky[key] -= 1
+                failing[key] = Throttled("slow down", key=key)
+        done = super().delete_objects(prefix, [key for key in keys if key not in failing])
+        return DeleteResult(done.deleted, failing)
+
+
+def test_a_batch_delete_sends_again_only_the_keys_that_failed_retryably() -> None:
+    inner = FlakyBatch({"b": 2})
+    for key in "abc":
+        inner.put_object("", key, b"x")
+    result = retrying(inner).delete_objects("", (key for key in "abc"))
+    assert result.ok
+    assert sorted(result.deleted) == ["a", "b", "c"]
+    assert inner.batches == [["a", "b", "c"], ["b"], ["b"]]
+    inner = FlakyBatch({"b": 100})
+    result = retrying(inner, attempts=3).delete_objects("", ["a", "b"])
+    assert result.deleted == ("a",)
+    assert result.errors["b"].retries_exhausted
+    assert result.errors["b"].attempts == 3
+    assert len(inner.batches) == 3
+
+
+# --- parts of a large upload: retried by the layer alone --------------------------------------------------------
+
+
+class Parted(MemoryAdapter):
+    """Writes through upload_in_parts (1 KiB parts), as S3 and Azure do; part ``n`` fails ``failures[n]`` times."""
+
+    def __init__(self, failures: dict[int, int]) -> None:
+        super().__init__()
+        self.failures = failures
+        self.sends: dict[int, int] = {}
+        self.writes = 0
+        self._lock = threading.Lock()
+
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
+        from objstore.adapters.transfer import upload_in_parts
+
+        self.writes += 1
+
+        def send(number: int, data: memoryview | bytes) -> bytes:
+            with self._lock:
+                self.sends[number] = self.sends.get(number, 0) + 1
+                failing = self.sends[number] <= self.failures.get(number, 0)
+            if failing:
+                raise TransientError(f"part {number}: the connection dropped", key=key)
+            return bytes(data)
+
+        sent = upload_in_parts(stream, b"", part_size=1024, concurrency=2, send=send, key=key, attempts=4)
+        return super().write_object(prefix, key, io.BytesIO(b"".join(sent.results)), options)
+
+
+class _Pipe:
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._data.read(n)
+
+
+def test_without_a_retry_layer_a_failed_part_fails_the_upload() -> None:
+    inner = Parted({3: 1})
+    with pytest.raises(TransientError, match="part 3"):
+        ObjectStorageService(inner).put_object_stream("", "k", io.BytesIO(b"x" * 5000))
+    assert inner.sends[3] == 1  # the legacy attempts=4 is ignored: the adapter does not loop
+
+
+def test_under_a_retry_layer_a_failed_part_is_sent_again_alone() -> None:
+    content = random_bytes(5000)
+    inner = Parted({3: 2})
+    layer = RetryingAdapter(inner, RetryPolicy(attempts=5), sleep=lambda _: None)
+    ObjectStorageService(layer).put_object_stream("", "k", _Pipe(content))  # a pipe: its parts are in memory
+    assert inner.get_object("", "k") == content
+    assert inner.sends == {1: 1, 2: 1, 3: 3, 4: 1, 5: 1}
+    assert inner.writes == 1
+    assert layer.stats.retries == 2
+
+
+def test_a_part_that_runs_out_of_tries_is_not_tried_again_by_a_retry_of_the_whole_upload() -> None:
+    inner = Parted({3: 100})
+    layer = RetryingAdapter(inner, RetryPolicy(attempts=3), sleep=lambda _: None)
+    with pytest.raises(TransientError) as caught:
+        ObjectStorageService(layer).put_object_stream("", "k", io.BytesIO(b"x" * 5000))  # seekable
+    assert inner.sends[3] == 3  # the layer's attempts, not attempts x attempts
+    assert inner.writes == 1
+    assert caught.value.retries_exhausted
+    assert caught.value.attempts == 3
+    assert "gave up after 3 tries" in str(caught.value)
+    assert layer.stats.gave_up == 1
+
+
+def random_bytes(size: int) -> bytes:
+    import random
+
+    return random.Random(size).randbytes(size)

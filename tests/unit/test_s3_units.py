@@ -38,7 +38,7 @@ from objstore import (
 from objstore.adapters.s3 import S3Adapter, S3Config, translate_error
 from objstore.adapters.transfer import VerifyingReader
 from objstore.domain.listing import in_key_order, page_in_name_order
-from objstore.domain.models import ObjectInfo
+from objstore.domain.models import ObjectInfo, ReadOptions
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
 
 
@@ -413,3 +413,47 @@ def test_a_small_stream_costs_a_small_buffer() -> None:
         tracemalloc.stop()
     assert data == b"x" * 4096
     assert peak < 2 * 1024 * 1024  # not a 16 MiB buffer for a 4 KiB file
+
+
+def test_botocore_sends_each_request_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retry layer is the one place that retries: botocore's attempts are one, whatever the environment says."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "7")
+    adapter = S3Adapter(S3Config(bucket="b", region_name="us-east-1", access_key_id="k", secret_access_key="s"))
+    assert adapter._client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_a_read_describes_the_object_from_the_answer_of_its_get(moto_s3: Any) -> None:
+    adapter = S3Adapter(S3Config(bucket="moto-bucket"))
+    store = ObjectStorageService(adapter)
+    store.put_object("", "d.txt", b"0123456789", content_type="text/plain", metadata={"owner": "team"})
+    head = adapter.head_object("", "d.txt")
+    calls: list[str] = []
+    adapter._client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    for options in (ReadOptions(), ReadOptions(3, 7), ReadOptions(-4), ReadOptions(20)):
+        calls.clear()
+        with adapter.open_object("", "d.txt", options) as opened:
+            assert opened.stream.read() == b"0123456789"[options.start : options.end]
+        assert opened.info == head, options
+        assert (opened.info.size, opened.info.content_type, dict(opened.info.metadata)) == (
+            10,
+            "text/plain",
+            {"owner": "team"},
+        )
+        if options.start != 20:  # a start beyond the end is answered 416: a HEAD then describes the object
+            assert calls == ["GetObject"]  # no HEAD first
+
+
+def test_bytes_are_put_as_they_are_without_reading_them_into_a_buffer(
+    moto_s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import objstore.adapters.s3 as s3_module
+
+    def no_buffer(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("small bytes went through the streaming path")
+
+    monkeypatch.setattr(s3_module, "read_first", no_buffer)
+    store = ObjectStorageService(S3Adapter(S3Config(bucket="moto-bucket")))
+    content = bytearray(b"abc" * 1000)
+    store.put_object("", "fast", memoryview(content)[3:])
+    assert store.get_object("", "fast") == bytes(content[3:])
+    assert store.head_object("", "fast").checksum_sha256 == hashlib.sha256(content[3:]).hexdigest()

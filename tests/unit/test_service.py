@@ -8,7 +8,8 @@ import pytest
 
 from objstore import InvalidKey, ObjectStorageError, ObjectStorageService
 from objstore.adapters.memory import MemoryAdapter
-from objstore.domain.models import ObjectInfo
+from objstore.domain.models import ListOptions, ObjectInfo, WriteOptions
+from objstore.ports.storage import Readable
 
 pytest_plugins = ["objstore.testing.fixtures"]
 
@@ -21,9 +22,7 @@ class ExplodingAdapter(MemoryAdapter):
     def head_object(self, prefix: str, key: str) -> ObjectInfo:
         raise RuntimeError("adapter bug")
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
         yield ObjectInfo(key="first")
         raise KeyError("listing bug")
 
@@ -33,9 +32,9 @@ class RecordingAdapter(MemoryAdapter):
         super().__init__()
         self.calls: list[str] = []
 
-    def put_object(self, prefix: str, key: str, content: bytes | bytearray | memoryview, **kwargs: object) -> None:  # type: ignore[override]
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         self.calls.append(f"put {prefix!r} {key!r}")
-        super().put_object(prefix, key, content, **kwargs)  # type: ignore[arg-type]
+        return super().write_object(prefix, key, stream, options)
 
 
 def test_raw_adapter_exceptions_become_storage_errors_with_the_cause() -> None:

@@ -12,7 +12,8 @@ import objstore
 from objstore import ObjectStorageFactory, ObjectStorageService, TransientError
 from objstore.adapters.filesystem import FilesystemAdapter
 from objstore.adapters.memory import MemoryAdapter
-from objstore.ports.storage import ForwardingAdapter
+from objstore.domain.models import ObjectInfo, WriteOptions
+from objstore.ports.storage import ForwardingAdapter, Readable
 
 
 def stores() -> tuple[ObjectStorageService, ObjectStorageService]:
@@ -51,11 +52,11 @@ def test_a_sync_with_failures_is_not_recorded_as_complete(tmp_path: Path) -> Non
     class FailsOnce(ForwardingAdapter):
         failed = False
 
-        def put_object_stream(self, prefix: str, key: str, stream: Any, **options: Any) -> Any:  # type: ignore[override]
+        def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
             if key == "b.txt" and not self.failed:
                 self.failed = True
                 raise TransientError("reset")
-            return self.inner.put_object_stream(prefix, key, stream, **options)
+            return self.inner.write_object(prefix, key, stream, options)
 
     source = ObjectStorageFactory.ObjectStorageServiceMemory()
     for key in ("a.txt", "b.txt"):
@@ -100,9 +101,9 @@ def test_a_destination_change_made_during_the_sync_is_not_overwritten(tmp_path: 
     class ChangedMeanwhile(ForwardingAdapter):
         """Someone writes both keys after the listing, just before the sync's writes arrive."""
 
-        def put_object_stream(self, prefix: str, key: str, stream: Any, **options: Any) -> Any:  # type: ignore[override]
+        def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
             self.inner.put_object(prefix, key, b"someone else's " + key.encode())
-            return self.inner.put_object_stream(prefix, key, stream, **options)
+            return self.inner.write_object(prefix, key, stream, options)
 
     dest = ObjectStorageService(ChangedMeanwhile(memory))
     report = objstore.sync(source, dest, state_path=tmp_path / "state.sqlite")
@@ -115,7 +116,7 @@ def test_a_destination_change_made_during_the_sync_is_not_overwritten(tmp_path: 
 
 
 def test_a_local_edit_made_during_a_pull_is_not_overwritten(tmp_path: Path) -> None:
-    from objstore.domain.sync.local import LocalFolder, local_token
+    from objstore.sync.local import LocalFolder, local_token
 
     folder = LocalFolder(tmp_path)
     (tmp_path / "notes.txt").write_text("listed version")
@@ -132,7 +133,7 @@ def test_a_local_edit_made_during_a_pull_is_not_overwritten(tmp_path: Path) -> N
 def test_downloads_are_written_out_of_sight_and_a_killed_writers_leftovers_are_removed(tmp_path: Path) -> None:
     import io
 
-    from objstore.domain.sync.local import TEMPORARY, LocalFolder
+    from objstore.sync.local import TEMPORARY, LocalFolder
 
     (tmp_path / "sub").mkdir()
     gone_pid = 2**22 + 7  # above the kernel's pid limit: certainly not running
@@ -154,7 +155,7 @@ def test_downloads_are_written_out_of_sight_and_a_killed_writers_leftovers_are_r
 
 
 def test_the_deepest_tree_keys_allow_is_walked_and_what_lies_deeper_is_reported(tmp_path: Path) -> None:
-    from objstore.domain.sync.local import LocalFolder
+    from objstore.sync.local import LocalFolder
 
     root = tmp_path / "tree"
     deep = root.joinpath(*["d"] * 510)  # "d/" x 510 + "bottom.txt": 1,030 bytes, over the key limit
@@ -181,7 +182,7 @@ def test_case_and_normalisation_twins_are_not_pulled_into_a_folding_folder(
     """On a filesystem that folds case and normalisation (macOS, Windows), twins would overwrite each other."""
     import unicodedata
 
-    from objstore.domain.sync.local import LocalFolder
+    from objstore.sync.local import LocalFolder
 
     store = ObjectStorageFactory.from_url("memory://")
     nfc, nfd = (unicodedata.normalize(form, "caf\u00e9.txt") for form in ("NFC", "NFD"))

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from objstore.domain.sync.planner import Action, ActionKind, Entry, Policy, Prior, plan_one_way, plan_two_way
+from objstore.domain.errors import ConfigurationError
+from objstore.sync.planner import (
+    Action,
+    ActionKind,
+    Entry,
+    Policy,
+    Prior,
+    delete_limit,
+    delete_refusal,
+    plan_one_way,
+    plan_two_way,
+)
 
 
 def entries(side: dict[str, str]) -> list[Entry]:
@@ -153,3 +165,25 @@ def test_a_two_way_plan_converges_and_reports_every_conflict(
         right_moved = right.get(key) != base[key]
         if left_moved and right_moved and left.get(key) != right.get(key):
             assert key in conflicts
+
+
+def test_the_delete_limit_is_a_count_or_a_share_rounded_up() -> None:
+    assert delete_limit("50%", 10) == 5
+    assert delete_limit("50%", 1) == 1  # one delete in a tiny tree is not blocked
+    assert delete_limit("7", 1000) == 7
+    with pytest.raises(ConfigurationError, match="a count or a percentage"):
+        delete_limit("half", 10)
+
+
+def test_deletes_are_refused_after_failures_from_an_empty_source_and_above_the_limit() -> None:
+    def refusal(**changes: object) -> str | None:
+        given_ = {"failed": False, "sources": 10, "dests": 10, "wanted": 5, "max_delete": "50%", "force": False}
+        return delete_refusal(**{**given_, **changes})  # type: ignore[arg-type]
+
+    assert refusal() is None
+    assert "some operations failed" in (refusal(failed=True, force=True) or "")  # forcing never skips a failure
+    assert "the source is empty" in (refusal(sources=0) or "")
+    assert refusal(sources=0, force=True) is None
+    assert "exceed --max-delete 50% (5)" in (refusal(wanted=6) or "")
+    assert refusal(wanted=6, force=True) is None
+    assert refusal(wanted=6, sources=12) is None  # the limit is a share of the larger side

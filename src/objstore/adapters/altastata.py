@@ -28,7 +28,7 @@ from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, BinaryIO
+from typing import Any
 
 from objstore.adapters.transfer import ChunkIteratorReader, VerifyingReader, read_exactly
 from objstore.domain.errors import (
@@ -42,9 +42,17 @@ from objstore.domain.errors import (
     TransientError,
 )
 from objstore.domain.keys import StoreRoot, is_valid_key
-from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.models import (
+    Capabilities,
+    DeleteResult,
+    ListOptions,
+    ObjectInfo,
+    OpenedObject,
+    ReadOptions,
+    WriteOptions,
+)
 from objstore.domain.streams import CHUNK_SIZE, LimitedReader, resolve_range
-from objstore.ports.storage import IObjectStorageAdapter, build_config
+from objstore.ports.storage import IObjectStorageAdapter, Readable, build_config
 
 __all__ = [
     "SDK_CALLS",
@@ -542,18 +550,15 @@ class AltastataAdapter(IObjectStorageAdapter):
         return self._info(relative, size, self._newest(path))
 
     @contextmanager
-    def get_object_stream(
-        self, prefix: str, key: str, start: int | None = None, end: int | None = None
-    ) -> Generator[BinaryIO, None, None]:
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
         relative, path = self._path(prefix, key)
-        size = self._client.size(path)
-        if size is None:
-            raise ObjectNotFound("no such object", key=relative)
-        first, stop = resolve_range(start, end, size)
+        info = self.head_object(prefix, key)
+        first, stop = resolve_range(options.start, options.end, info.size)
         chunks = self._client.read(path, first, self.config.chunk_size) if stop > first else iter(())
-        # The gateway's stream reads one version whole, but the size above may be another's (a write may land in
-        # between): an open-ended read goes to the end of the version it opened, never cut at another's length.
-        open_ended = end is None and (start is None or start >= 0) and stop > first
+        # The gateway's stream reads the newest version whole, but the size and version above may be another's (a
+        # write may land in between; the client cannot open a named version): an open-ended read goes to the end
+        # of the version it opened, never cut at another's length.
+        open_ended = options.end is None and (options.start is None or options.start >= 0) and stop > first
         body: Any = ChunkIteratorReader(chunks)
         limited = body if open_ended else LimitedReader(body, stop - first)
         verifying = VerifyingReader(
@@ -567,11 +572,10 @@ class AltastataAdapter(IObjectStorageAdapter):
             ),
         )
         with io.BufferedReader(verifying, buffer_size=CHUNK_SIZE) as buffered:
-            yield buffered
+            yield OpenedObject(info, buffered)
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
+        recursive = options.recursive
         folder = self._root.folder(prefix)
         # Altastata lists in no particular order: gather the names (not the content), then sort.
         newest: dict[str, list[str]] = {}
@@ -601,21 +605,11 @@ class AltastataAdapter(IObjectStorageAdapter):
 
     # --- writes ---------------------------------------------------------------------------------------------
 
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: IO[bytes] | BinaryIO | Any,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         relative, path = self._path(prefix, key)
-        if if_none_match or if_match:
+        if options.conditional:
             raise NotSupported("Altastata has no conditional writes", key=relative)
-        if metadata:
+        if options.metadata:
             raise NotSupported("Altastata keeps no user metadata", key=relative)
         chunk = self.config.chunk_size
         first = bytes(read_exactly(stream, chunk))

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 try:
     from azure.core import MatchConditions
@@ -57,9 +57,17 @@ from objstore.domain.errors import (
 )
 from objstore.domain.keys import StoreRoot, as_listed, is_valid_key
 from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
-from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.models import (
+    Capabilities,
+    DeleteResult,
+    ListOptions,
+    ObjectInfo,
+    OpenedObject,
+    ReadOptions,
+    WriteOptions,
+)
 from objstore.domain.streams import CHUNK_SIZE, BufferReader, resolve_range
-from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches, tag_stream
+from objstore.ports.storage import IObjectStorageAdapter, Readable, build_config, delete_in_batches
 
 __all__ = ["AzureBlobAdapter", "AzureBlobConfig"]
 
@@ -94,17 +102,16 @@ class AzureBlobConfig:
         block_threshold: Objects at least this large are uploaded as staged blocks.
         block_size: Block size; block buffers come from the process's shared memory budget (docs/reliability.md).
         max_concurrency: Blocks staged at once.
-        download_chunk_size: Bytes per download request. azure-storage-blob holds about eleven times this at
-            its peak while streaming, so it stays small: 2 MiB keeps a read of any size near 22 MiB.
+        download_chunk_size: The SDK's own download size (``max_single_get_size`` and ``max_chunk_get_size``),
+            for its ``download_blob``. objstore's reads do not use it: each is one streamed GET, whatever its size,
+            whose body arrives in the transport's 256 KiB pieces.
         store_sha256: Keep a SHA-256 of the content as metadata.
         verify_sha256: Check it on whole reads (``IntegrityError``).
         create_container: Create the container if it does not exist.
         copy_timeout: Seconds to wait for a server-side copy to finish.
-        max_attempts: Attempts per request by the SDK, for errors the store answered with (throttling, 5xx):
-            timeouts and failed connections are left to the retry layer, so they never multiply with it.
-        part_attempts: Tries of one block of a large upload, each with the SDK's attempts: a block that still
-            fails is staged again alone, so the upload resumes at that block instead of starting over.
-        connection_timeout: Seconds to wait for a connection (URL option ``?connection_timeout=5``).
+        connection_timeout: Seconds to wait for a connection (URL option ``?connection_timeout=5``). Every
+            request is made once (the SDK's retries are off): retrying is the retry layer's, which also stages a
+            failed block of a large upload again alone, so the upload resumes at that block.
         read_timeout: Seconds to wait for any answer on a connection (``?read_timeout=30``; the SDK's own default
             is 300). A server that never answers costs one read timeout per try of the retry layer.
     """
@@ -126,8 +133,6 @@ class AzureBlobConfig:
     verify_sha256: bool = True
     create_container: bool = False
     copy_timeout: float = 600.0
-    max_attempts: int = 3
-    part_attempts: int = 4
     connection_timeout: float = 10.0
     read_timeout: float = 60.0
 
@@ -140,8 +145,6 @@ class AzureBlobConfig:
             raise ConfigurationError(
                 "block_size, block_threshold, max_concurrency and download_chunk_size must be positive"
             )
-        if min(self.max_attempts, self.part_attempts) < 1:
-            raise ConfigurationError("max_attempts and part_attempts must be positive")
         if not all(0 < timeout < math.inf for timeout in (self.connection_timeout, self.read_timeout)):
             raise ConfigurationError("connection_timeout and read_timeout must be positive numbers of seconds")
 
@@ -259,8 +262,8 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             "max_block_size": config.block_size,
             "max_single_get_size": config.download_chunk_size,
             "max_chunk_get_size": config.download_chunk_size,
-            "retry_total": max(0, config.max_attempts - 1),
-            # No SDK retries of timeouts and failed connections: the retry layer's, within its deadline.
+            # Each request made once, no SDK retries at all: retrying is the retry layer's, within its deadline.
+            "retry_total": 0,
             "retry_connect": 0,
             "retry_read": 0,
             "connection_timeout": config.connection_timeout,
@@ -358,12 +361,16 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         )
 
     @staticmethod
-    def _conditions(if_none_match: str | None, if_match: str | None) -> dict[str, Any]:
-        if if_none_match:
+    def _conditions(options: WriteOptions) -> dict[str, Any]:
+        if options.if_none_match:
             return {"etag": "*", "match_condition": MatchConditions.IfMissing}
-        if if_match:
-            return {"etag": f'"{if_match}"', "match_condition": MatchConditions.IfNotModified}
+        if options.if_match:
+            return {"etag": f'"{options.if_match}"', "match_condition": MatchConditions.IfNotModified}
         return {}
+
+    @staticmethod
+    def _settings(options: WriteOptions) -> ContentSettings | None:
+        return ContentSettings(content_type=options.content_type) if options.content_type else None
 
     # --- reads ----------------------------------------------------------------------------------------------
 
@@ -373,58 +380,74 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         return self._info(self._call(relative, blob.get_blob_properties), full=True)
 
     @contextmanager
-    def get_object_stream(
-        self, prefix: str, key: str, start: int | None = None, end: int | None = None
-    ) -> Generator[BinaryIO, None, None]:
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
         """One GET request streamed from the first byte to the last, so the read is of one version.
 
-        The SDK's own download (``download_blob``) fetches ranges of ``download_chunk_size`` in separate requests
-        locked to the first one's etag: a writer that replaces the blob between two of them fails the read part
-        way (412), and a loop of writers fails nearly every read of a blob larger than a chunk. One request
-        is served from one committed version by the service, however long it streams, and memory stays
-        bounded because the body is read as it arrives (as the S3 adapter reads its GET). Reads therefore
+        The SDK's own download (``download_blob``) fetches ranges in separate requests locked to the first one's
+        etag: a writer that replaces the blob between two of them fails the read part way (412), and a loop of
+        writers fails nearly every read of a blob larger than a chunk. One request is served from one committed
+        version by the service, however long it streams, and memory stays bounded because the body is read as
+        it arrives (as the S3 adapter reads its GET). The GET's answer describes the version it serves
+        (``OpenedObject.info``: etag, whole size, content type, metadata, modification time). Reads therefore
         need no restart; only a slice counted from the end needs the size first, and is pinned to the
         measured version's etag: if the blob was replaced in between, the read fails with a retryable
         ``TransientError`` and the retry layer opens it again.
         """
         relative, name = self._root.locate(prefix, key)
-        blob = self._container.get_blob_client(name)
-        offset: int | None = None
-        length: int | None = None
-        pinned: str | None = None
-        if (start or 0) < 0 or (end is not None and end < 0):  # counted from the end: needs the size
-            measured = self.head_object(prefix, key)
-            first, stop = resolve_range(start, end, measured.size)
-            offset, length, pinned = first, stop - first, measured.etag
-        elif start or end is not None:
-            offset = start or 0
-            length = None if end is None else max(0, end - offset)
-        if length == 0:
-            self.head_object(prefix, key)  # the object must exist, even for an empty slice
-            yield io.BytesIO(b"")
+        offset, length, pinned = self._read_range(prefix, key, options)
+        if length == 0:  # the object must exist, even for an empty slice
+            yield OpenedObject(self.head_object(prefix, key), io.BytesIO(b""))
             return
+        blob = self._container.get_blob_client(name)
         try:
             response, body, headers = self._download(relative, blob, offset, length, pinned)
         except ObjectStorageError as exc:
             if exc.status == 416:  # past the end, or an empty object: the slice is empty
-                yield io.BytesIO(b"")
+                yield OpenedObject(self.head_object(prefix, key), io.BytesIO(b""))
                 return
             raise
-        etag = _unquote(headers.get("ETag"))
-        expected = None
-        if offset is None and self.config.verify_sha256:
-            expected = response.headers.get(f"x-ms-meta-{SHA256_METADATA}")  # not among the parsed headers
+        info = self._read_info(relative, response, headers)
         chunks = ChunkIteratorReader(body)
         verifying = VerifyingReader(
             chunks.read,
             response.close,  # a read abandoned part way closes its connection
             key=relative,
             length=int(headers.get("Content-Length") or 0),
-            sha256=expected,
+            sha256=info.checksum_sha256 if (offset is None and self.config.verify_sha256) else None,
             translate=lambda exc: translate_error(_with_error_code(exc), key=relative),
         )
         with io.BufferedReader(verifying, buffer_size=CHUNK_SIZE) as buffered:
-            yield tag_stream(buffered, etag)
+            yield OpenedObject(info, buffered)
+
+    def _read_range(self, prefix: str, key: str, options: ReadOptions) -> tuple[int | None, int | None, str | None]:
+        """The GET's range (offset, length; ``None`` for "from the start", "to the end") and the etag it is
+        pinned to: only a slice counted from the end measures the object first, and reads what it measured."""
+        start, end = options.start, options.end
+        if (start or 0) < 0 or (end is not None and end < 0):  # counted from the end: needs the size
+            measured = self.head_object(prefix, key)
+            first, stop = resolve_range(start, end, measured.size)
+            return first, stop - first, measured.etag
+        if start or end is not None:
+            offset = start or 0
+            return offset, None if end is None else max(0, end - offset), None
+        return None, None, None
+
+    def _read_info(self, relative: str, response: Any, headers: Mapping[str, Any]) -> ObjectInfo:
+        """The version a GET serves, from its answer: the whole size is after the ``/`` of a Content-Range."""
+        content_range = str(headers.get("Content-Range") or "")
+        size = content_range.rpartition("/")[2] if "/" in content_range else headers.get("Content-Length")
+        prefix = "x-ms-meta-"  # user metadata is not among the parsed headers
+        metadata = {k[len(prefix) :]: v for k, v in response.headers.items() if k.lower().startswith(prefix)}
+        sha256 = metadata.pop(SHA256_METADATA, None)
+        return ObjectInfo(
+            key=relative,
+            size=int(size or 0),
+            etag=_unquote(headers.get("ETag")),
+            last_modified=headers.get("Last-Modified"),
+            content_type=headers.get("Content-Type"),
+            metadata=metadata,
+            checksum_sha256=sha256,
+        )
 
     @staticmethod
     def _download(
@@ -456,12 +479,10 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             raise error from exc
         return response, iter(body), headers
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
         name_prefix = self._root.folder(prefix)
-        pages = self._pages(name_prefix, delimiter=not recursive, page_size=page_size)
-        yield from pages if recursive else in_key_order(pages)
+        pages = self._pages(name_prefix, delimiter=not options.recursive, page_size=options.page_size)
+        yield from pages if options.recursive else in_key_order(pages)
 
     def _pages(self, name_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
         label = self._root.relative(name_prefix) or None
@@ -497,66 +518,45 @@ class AzureBlobAdapter(IObjectStorageAdapter):
 
     # --- writes ---------------------------------------------------------------------------------------------
 
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: IO[bytes] | BinaryIO | Any,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         relative, name = self._root.locate(prefix, key)
         blob = self._container.get_blob_client(name)
-        conditions = self._conditions(if_none_match, if_match)
-        settings = ContentSettings(content_type=content_type) if content_type else None
         threshold = self.config.block_threshold
         # Room for a whole first block: the upload never holds one buffer while it waits for another from the
         # shared pool (see objstore.domain.buffers).
         first = read_first(stream, threshold, capacity=max(threshold, self.config.block_size))
         try:
-            return self._put_first(
-                relative, blob, first, stream, conditions, settings, metadata, if_none_match, if_match
-            )
+            if first.size < threshold:
+                return self._put_single(relative, blob, first, options)
+            return self._put_blocks(relative, blob, first, stream, options)
         finally:
             first.release()  # once only: the block upload may have returned it already
 
-    def _put_first(
-        self,
-        relative: str,
-        blob: Any,
-        first: Lease,
-        stream: Any,
-        conditions: dict[str, Any],
-        settings: ContentSettings | None,
-        metadata: Mapping[str, str] | None,
-        if_none_match: str | None,
-        if_match: str | None,
+    def _put_single(self, relative: str, blob: Any, first: Lease, options: WriteOptions) -> ObjectInfo:
+        data = bytes(first.view())  # the SDK wants bytes; the pooled buffer is held (counted) until it is sent
+        user = dict(options.metadata)
+        if self.config.store_sha256:
+            user[SHA256_METADATA] = hashlib.sha256(data).hexdigest()
+        # Create-only is overwrite=False here (the SDK sends If-None-Match: * itself).
+        conditions = {} if options.if_none_match else self._conditions(options)
+        response = self._call(
+            relative,
+            lambda: blob.upload_blob(
+                data,
+                overwrite=not options.if_none_match,
+                metadata=user,
+                content_settings=self._settings(options),
+                standard_blob_tier=self._tier,
+                **conditions,
+            ),
+            conditional_create=bool(options.if_none_match),
+        )
+        return self._written(relative, response, len(data), options, user.get(SHA256_METADATA))
+
+    def _put_blocks(
+        self, relative: str, blob: Any, first: Lease, stream: Readable, options: WriteOptions
     ) -> ObjectInfo:
-        content_type = settings.content_type if settings is not None else None
-        if first.size < self.config.block_threshold:
-            data = bytes(first.view())  # the SDK wants bytes; the pooled buffer is held (counted) until it is sent
-            user = dict(metadata or {})
-            if self.config.store_sha256:
-                user[SHA256_METADATA] = hashlib.sha256(data).hexdigest()
-            # Create-only is overwrite=False here (the SDK sends If-None-Match: * itself).
-            single_conditions = {} if if_none_match else conditions
-            response = self._call(
-                relative,
-                lambda: blob.upload_blob(
-                    data,
-                    overwrite=not if_none_match,
-                    metadata=user,
-                    content_settings=settings,
-                    standard_blob_tier=self._tier,
-                    **single_conditions,
-                ),
-                conditional_create=bool(if_none_match),
-            )
-            return self._written(relative, response, len(data), content_type, metadata, user.get(SHA256_METADATA))
-        self._check_conditions_early("", relative, if_none_match, if_match)
+        self._check_conditions_early("", relative, options)
         upload_id = uuid.uuid4().hex[:12]  # blocks of concurrent uploads to one name never mix
 
         def stage(number: int, part: memoryview | bytes) -> str:
@@ -577,37 +577,35 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             key=relative,
             max_parts=MAX_BLOCKS,
             hash_content=self.config.store_sha256,
-            attempts=self.config.part_attempts,
         )
-        user = dict(metadata or {})
+        user = dict(options.metadata)
         if sent.sha256:
             user[SHA256_METADATA] = sent.sha256
         # Metadata is committed with the block list, so the SHA-256 of a pipe is kept too.
         response = self._call(
             relative,
             lambda: blob.commit_block_list(
-                sent.results, metadata=user, content_settings=settings, standard_blob_tier=self._tier, **conditions
+                sent.results,
+                metadata=user,
+                content_settings=self._settings(options),
+                standard_blob_tier=self._tier,
+                **self._conditions(options),
             ),
-            conditional_create=bool(if_none_match),
+            conditional_create=bool(options.if_none_match),
         )
-        return self._written(relative, response, sent.size, content_type, metadata, sent.sha256)
+        return self._written(relative, response, sent.size, options, sent.sha256)
 
     @staticmethod
     def _written(
-        relative: str,
-        response: Mapping[str, Any],
-        size: int,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        sha256: str | None,
+        relative: str, response: Mapping[str, Any], size: int, options: WriteOptions, sha256: str | None
     ) -> ObjectInfo:
         return ObjectInfo(
             key=relative,
             size=size,
             etag=_unquote(response.get("etag")),
             last_modified=response.get("last_modified"),
-            content_type=content_type,
-            metadata=dict(metadata or {}),
+            content_type=options.content_type,
+            metadata=options.metadata,
             checksum_sha256=sha256,
         )
 

@@ -35,8 +35,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any
 
+from objstore.adapters.localfs import NEW_FILE, abandoned
 from objstore.domain.errors import (
     ConfigurationError,
     InvalidKey,
@@ -49,9 +50,9 @@ from objstore.domain.errors import (
 )
 from objstore.domain.keys import join_key
 from objstore.domain.listing import FolderItem, walk_files
-from objstore.domain.models import Capabilities, ObjectInfo
+from objstore.domain.models import Capabilities, ListOptions, ObjectInfo, OpenedObject, ReadOptions, WriteOptions
 from objstore.domain.streams import CHUNK_SIZE, HashingReader, LimitedReader, resolve_range
-from objstore.ports.storage import IObjectStorageAdapter, build_config
+from objstore.ports.storage import IObjectStorageAdapter, Readable, build_config
 
 try:  # POSIX: serialize commits across processes too
     import fcntl
@@ -62,7 +63,6 @@ __all__ = ["FilesystemAdapter", "FilesystemConfig"]
 
 INTERNAL_DIR = ".objstore"
 _SIDECAR_VERSION = 1
-_COMMIT_ATTEMPTS = 5
 # Characters other than "/" that separate folders here (the backslash on Windows): no file name can hold them.
 _OTHER_SEPARATORS = "".join(sep for sep in (os.sep, os.altsep) if sep and sep != "/")
 _SEPARATORS = re.compile(f"[{re.escape(_OTHER_SEPARATORS)}]" if _OTHER_SEPARATORS else "(?!)")
@@ -193,8 +193,7 @@ class FilesystemAdapter(IObjectStorageAdapter):
         """Remove temporary files whose writing process is gone (killed mid-write)."""
         with contextlib.suppress(OSError):
             for entry in os.scandir(self._tmp):
-                pid_text = entry.name.split("-", 1)[0]
-                if pid_text.isdigit() and not _process_alive(int(pid_text)):
+                if abandoned(entry.name):
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
 
@@ -305,19 +304,19 @@ class FilesystemAdapter(IObjectStorageAdapter):
         return data
 
     @contextmanager
-    def get_object_stream(
-        self, prefix: str, key: str, start: int | None = None, end: int | None = None
-    ) -> Generator[BinaryIO, None, None]:
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
         full = self._full_key(prefix, key)
         with _os_errors(full):
             real = self._resolve_existing(full)
             handle = open(real, "rb", buffering=0)  # noqa: SIM115 - closed by the reader below
         try:
             with _os_errors(full):
+                # Describe the file actually opened (its descriptor), not whatever the path names a moment later.
                 st = os.fstat(handle.fileno())
                 if not stat_module.S_ISREG(st.st_mode):
                     raise ObjectNotFound("no such object (a folder has that name)", key=full)
-                first, stop = resolve_range(start, end, st.st_size)
+                info = _info(full, st, self._read_sidecar(full, st))
+                first, stop = resolve_range(options.start, options.end, st.st_size)
                 if first:
                     handle.seek(first)
             reader = io.BufferedReader(LimitedReader(handle, stop - first), buffer_size=CHUNK_SIZE)
@@ -325,11 +324,10 @@ class FilesystemAdapter(IObjectStorageAdapter):
             handle.close()
             raise
         with reader:
-            yield reader
+            yield OpenedObject(info, reader)
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
+        recursive = options.recursive
         base_key = join_key("", prefix) if prefix else ""
         if base_key.split("/", 1)[0] == INTERNAL_DIR:
             return
@@ -394,17 +392,7 @@ class FilesystemAdapter(IObjectStorageAdapter):
 
     # --- writes ---------------------------------------------------------------------------------------------
 
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: IO[bytes] | BinaryIO | Any,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         full = self._full_key(prefix, key)
         self._ready_to_write()
         with _os_errors(full):
@@ -412,21 +400,19 @@ class FilesystemAdapter(IObjectStorageAdapter):
                 if len(segment.encode("utf-8")) > self._name_max:
                     raise InvalidKey(f"a segment is longer than this filesystem's {self._name_max} bytes", key=full)
             folder, name = self._parent_and_name(full, create=True)
-            if if_none_match == "*" and os.path.lexists(os.path.join(folder, name)):
+            if options.if_none_match == "*" and os.path.lexists(os.path.join(folder, name)):
                 raise ObjectAlreadyExists("the object already exists", key=full)
             tmp_path, reader = self._write_temporary(stream)
+            kept = {
+                "content_type": options.content_type,
+                "metadata": dict(options.metadata),
+                "sha256": reader.sha256.hexdigest(),
+            }
             try:
                 st = os.stat(tmp_path)
-                sidecar_tmp = self._write_sidecar_temporary(
-                    st,
-                    {
-                        "content_type": content_type,
-                        "metadata": dict(metadata or {}),
-                        "sha256": reader.sha256.hexdigest(),
-                    },
-                )
+                sidecar_tmp = self._write_sidecar_temporary(st, kept)
                 try:
-                    folder = self._commit(full, folder, name, tmp_path, sidecar_tmp, if_none_match, if_match)
+                    folder = self._commit(full, folder, name, tmp_path, sidecar_tmp, options)
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(sidecar_tmp)
@@ -435,23 +421,15 @@ class FilesystemAdapter(IObjectStorageAdapter):
                     os.unlink(tmp_path)
             if self.config.fsync:
                 _fsync_dir(folder)
-        return _info(
-            full,
-            st,
-            {
-                "content_type": content_type,
-                "metadata": dict(metadata or {}),
-                "sha256": reader.sha256.hexdigest(),
-            },
-        )
+        return _info(full, st, kept)
 
     def _new_temporary_name(self) -> str:
         return os.path.join(self._tmp, f"{os.getpid()}-{uuid.uuid4().hex}")
 
-    def _write_temporary(self, stream: IO[bytes] | BinaryIO | Any) -> tuple[str, HashingReader]:
+    def _write_temporary(self, stream: Readable) -> tuple[str, HashingReader]:
         """Copy the stream into a new temporary file, hashing it; stamp it with a fresh mtime."""
         path = self._new_temporary_name()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        fd = os.open(path, NEW_FILE, 0o666)
         reader = HashingReader(stream)
         try:
             with os.fdopen(fd, "wb", buffering=0) as handle:
@@ -497,52 +475,61 @@ class FilesystemAdapter(IObjectStorageAdapter):
                 if fcntl is not None and self._lock_fd >= 0:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _commit(
-        self,
-        full: str,
-        folder: str,
-        name: str,
-        tmp_path: str,
-        sidecar_tmp: str,
-        if_none_match: str | None,
-        if_match: str | None,
-    ) -> str:
-        """Move a written temporary file into place, checking conditions atomically. Returns the folder."""
-        sidecar = self._sidecar_path(full)
-        for attempt in range(_COMMIT_ATTEMPTS):
-            target = os.path.join(folder, name)
+    def _commit(self, full: str, folder: str, name: str, tmp_path: str, sidecar_tmp: str, options: WriteOptions) -> str:
+        """Move a written temporary file into place, checking conditions atomically. Returns the folder.
+
+        The folders on the path were made before the lock was taken, so a delete (which prunes folders left
+        empty, under the same lock) may have removed them since. That is a race with another writer, not a
+        transient failure: it is settled here, once and deterministically, by making the folders again while
+        holding the lock, which no objstore delete can then undo before the rename. This is not a retry (it
+        neither sleeps nor repeats); if the path vanishes even so (another tool, not objstore, removing
+        folders), the write fails with a retryable error and the retry layer decides.
+        """
+        with self._commit_lock():
+            self._check_match(full, os.path.join(folder, name), options)
             try:
-                with self._commit_lock():
-                    if if_match is not None:
-                        try:
-                            current = os.stat(target)
-                        except (FileNotFoundError, NotADirectoryError):
-                            raise PreconditionFailed("the object is gone", key=full) from None
-                        if not stat_module.S_ISREG(current.st_mode) or _etag(current) != if_match:
-                            raise PreconditionFailed("the object changed (etag differs)", key=full)
-                    os.makedirs(os.path.dirname(sidecar), exist_ok=True)
-                    # The object first, its sidecar second: a failed rename leaves the sidecar temporary for a
-                    # retry, and a crash between the two leaves a sidecar that no longer matches (so ignored).
-                    if if_none_match == "*":
-                        try:
-                            os.link(tmp_path, target)
-                        except FileExistsError:
-                            raise ObjectAlreadyExists("the object already exists", key=full) from None
-                    else:
-                        if os.path.isdir(target) and not os.path.islink(target):
-                            raise ObjectAlreadyExists(
-                                "a folder of that name holds other objects; the key collides with it",
-                                key=full,
-                            )
-                        os.replace(tmp_path, target)
-                    os.replace(sidecar_tmp, sidecar)
-                return folder
+                self._place(full, folder, name, tmp_path, options)
             except FileNotFoundError:
-                # The folder was pruned by a concurrent delete between its creation and our rename: redo it.
-                if attempt == _COMMIT_ATTEMPTS - 1:
+                if not os.path.lexists(tmp_path):
                     raise
-                folder, name = self._parent_and_name(full, create=True)
-        raise AssertionError("unreachable")  # pragma: no cover
+                folder, name = self._parent_and_name(full, create=True)  # pruned by a concurrent delete
+                try:
+                    self._place(full, folder, name, tmp_path, options)
+                except FileNotFoundError as exc:
+                    raise TransientError(
+                        "a folder on the path was removed by another program during the write", key=full
+                    ) from exc
+            os.makedirs(os.path.dirname(self._sidecar_path(full)), exist_ok=True)
+            # The object first, its sidecar second: a crash between the two leaves a sidecar that no longer
+            # matches the file (so it is ignored).
+            os.replace(sidecar_tmp, self._sidecar_path(full))
+        return folder
+
+    @staticmethod
+    def _check_match(full: str, target: str, options: WriteOptions) -> None:
+        """Enforce ``if_match`` against the file now at ``target`` (called under the commit lock)."""
+        if options.if_match is None:
+            return
+        try:
+            current = os.stat(target)
+        except (FileNotFoundError, NotADirectoryError):
+            raise PreconditionFailed("the object is gone", key=full) from None
+        if not stat_module.S_ISREG(current.st_mode) or _etag(current) != options.if_match:
+            raise PreconditionFailed("the object changed (etag differs)", key=full)
+
+    @staticmethod
+    def _place(full: str, folder: str, name: str, tmp_path: str, options: WriteOptions) -> None:
+        """Link (create-only) or rename the temporary file to its name (called under the commit lock)."""
+        target = os.path.join(folder, name)
+        if options.if_none_match == "*":
+            try:
+                os.link(tmp_path, target)
+            except FileExistsError:
+                raise ObjectAlreadyExists("the object already exists", key=full) from None
+            return
+        if os.path.isdir(target) and not os.path.islink(target):
+            raise ObjectAlreadyExists("a folder of that name holds other objects; the key collides with it", key=full)
+        os.replace(tmp_path, target)
 
     def delete_object(self, prefix: str, key: str) -> None:
         full = self._full_key(prefix, key)
@@ -567,18 +554,6 @@ class FilesystemAdapter(IObjectStorageAdapter):
             except OSError:
                 return
             folder = os.path.dirname(folder)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync_dir(folder: str) -> None:

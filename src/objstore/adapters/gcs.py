@@ -1,6 +1,6 @@
 """GCSAdapter: Google Cloud Storage through google-cloud-storage.
 
-Listings page by page (flat and by delimiter), ranged streaming reads pinned to one generation, resumable
+Listings page by page (flat and by delimiter), ranged reads as one streamed GET described by its answer, resumable
 uploads above a threshold with memory bounded by the chunk size, generation preconditions for create-only and
 if-match puts, server-side rewrite for copies of any size, parallel deletes, V4 signed URLs when the credentials
 can sign. A SHA-256 of the content is kept as metadata (``objstore_sha256``) and checked on whole reads.
@@ -15,12 +15,13 @@ import http.client
 import io
 import math
 import os
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import IO, Any, BinaryIO, TypeVar
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 
 try:
     import google.auth
@@ -48,21 +49,29 @@ from objstore.domain.errors import (
     ObjectStorageError,
     PermissionDenied,
     PreconditionFailed,
+    ProtocolError,
     Throttled,
     TransientError,
 )
 from objstore.domain.keys import StoreRoot, as_listed, is_valid_key
 from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
-from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.models import (
+    Capabilities,
+    DeleteResult,
+    ListOptions,
+    ObjectInfo,
+    OpenedObject,
+    ReadOptions,
+    WriteOptions,
+)
 from objstore.domain.streams import CHUNK_SIZE, is_seekable, resolve_range
-from objstore.ports.storage import IObjectStorageAdapter, build_config, tag_stream
+from objstore.ports.storage import IObjectStorageAdapter, Readable, build_config
 
 __all__ = ["GCSAdapter", "GCSConfig"]
 
 MiB = 1024 * 1024
 SHA256_METADATA = "objstore_sha256"
 SECRET = {"secret": True}
-OPEN_ATTEMPTS = 10  # reads whose GET lost the race to a writer after the metadata read (see get_object_stream)
 T = TypeVar("T")
 
 
@@ -80,16 +89,16 @@ class GCSConfig:
             file the client is anonymous, as emulators expect.
         credentials: A ready ``google.auth`` credentials object, in place of the above.
         resumable_threshold: Objects at least this large go up in a resumable upload.
-        chunk_size: Resumable upload and download chunk (a multiple of 256 KiB); memory is bounded by it.
+        chunk_size: Resumable upload chunk (a multiple of 256 KiB); an upload's memory is bounded by it. Reads do
+            not use it: each is one streamed GET, whatever its size, read as it arrives.
         store_sha256: Keep a SHA-256 as metadata (pre-hashed for seekable sources of resumable uploads).
         verify_sha256: Check it on whole reads (``IntegrityError``).
         delete_concurrency: Deletes in flight during a batch delete.
         create_bucket: Create the bucket if it does not exist.
         connect_timeout: Seconds to wait for a connection (URL option ``?connect_timeout=5``).
-        read_timeout: Seconds to wait for any answer on a connection (``?read_timeout=30``). google-cloud-storage's
-            own retries (which go on for up to 120 s a call) keep what fails at once (429, 5xx, a dropped connection,
-            a resumable chunk sent again alone) but not timeouts, and stop after ``read_timeout`` in all: a server
-            that never answers is tried again by the retry layer alone, costing one read timeout per try.
+        read_timeout: Seconds to wait for any answer on a connection (``?read_timeout=30``). Every call is made
+            once (``retry=None``): retrying is the retry layer's, costing one read timeout per try of a server that
+            never answers. The one exception is a resumable upload's chunks (see ``GCSAdapter.write_object``).
     """
 
     bucket: str
@@ -182,9 +191,9 @@ def _is_timeout(exc: BaseException) -> bool:
     )
 
 
-def _retry_in_sdk(exc: BaseException) -> bool:
-    """What google-cloud-storage may try again itself: what it would (429, 5xx, dropped connections), less
-    timeouts, which are the retry layer's (so a silent server costs one timeout per try, not many)."""
+def _resend_chunk(exc: BaseException) -> bool:
+    """What a resumable upload may send again itself (its chunk alone): what google-cloud-storage would (429,
+    5xx, dropped connections), less timeouts, which are the retry layer's (one timeout per try, not many)."""
     return not _is_timeout(exc) and bool(gcs_retry._should_retry(exc))
 
 
@@ -193,6 +202,54 @@ def _read_error(exc: BaseException, relative: str) -> ObjectStorageError:
     if isinstance(exc, urllib3.exceptions.HTTPError | http.client.HTTPException | ConnectionError | TimeoutError):
         return TransientError(f"the read from GCS broke off: {type(exc).__name__}: {exc}", key=relative)
     return translate_error(exc, key=relative)
+
+
+_META_HEADER = "x-goog-meta-"
+
+
+def _live_range(options: ReadOptions) -> tuple[bool, str | None]:
+    """Whether a read can be one GET of the live object, and the Range header it sends (None: the whole object).
+
+    A range from a start counted from the front can be asked without knowing the size (an end counted from the
+    back is applied once the answer gives the size: the rest of the body is never read). A start counted from
+    the back, or a range empty whatever the size, cannot: see ``GCSAdapter._open_described``.
+    """
+    start, end = options.start or 0, options.end
+    if start < 0 or (end is not None and 0 <= end <= start):
+        return False, None
+    if end is not None and end > 0:
+        return True, f"bytes={start}-{end - 1}"
+    return True, f"bytes={start}-" if start else None
+
+
+def _served_range(status: int, headers: Any) -> tuple[int, int | None]:
+    """The first byte a media GET serves and the object's whole size: ``Content-Range`` for a 206, else the
+    stored length (the bytes are served as stored, see ``GCSAdapter._media_get``)."""
+    if status == 206:
+        span, _, total = str(headers.get("content-range", "")).removeprefix("bytes ").partition("/")
+        first = span.partition("-")[0]
+        if not (first.isdigit() and total.isdigit()):
+            return 0, None
+        return int(first), int(total)
+    length = headers.get("x-goog-stored-content-length") or headers.get("content-length")
+    return 0, int(length) if length and str(length).isdigit() else None
+
+
+def _header_text(value: str) -> str:
+    """A header value as text: HTTP hands header bytes on as Latin-1, GCS sends metadata as UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class GCSAdapter(IObjectStorageAdapter):
@@ -208,9 +265,11 @@ class GCSAdapter(IObjectStorageAdapter):
         config = build_config(GCSConfig, config, options, "GCS")
         self.config = config
         self._root = StoreRoot.of(config.base_prefix)
-        # Every request: bounded waits, and none of the SDK's own retries of timeouts (see GCSConfig.read_timeout).
-        retry = gcs_retry.DEFAULT_RETRY.with_predicate(_retry_in_sdk).with_timeout(config.read_timeout)
-        self._request: dict[str, Any] = {"timeout": (config.connect_timeout, config.read_timeout), "retry": retry}
+        # Every request: bounded waits, and made once: retrying is the retry layer's (see GCSConfig.read_timeout).
+        self._request: dict[str, Any] = {"timeout": (config.connect_timeout, config.read_timeout), "retry": None}
+        # The one exception, until the retry layer drives part resume: a resumable upload's failed chunk is sent
+        # again alone (its bytes are in memory), as Azure's blocks and S3's parts are, not the whole upload.
+        self._resend = gcs_retry.DEFAULT_RETRY.with_predicate(_resend_chunk).with_timeout(config.read_timeout)
         self._credentials, self._client = self._build_client()
         self._bucket = self._client.bucket(config.bucket)
         if config.create_bucket:
@@ -311,73 +370,134 @@ class GCSAdapter(IObjectStorageAdapter):
         return self._blob_info(self._get_blob(relative, name), full=True)
 
     @contextmanager
-    def get_object_stream(
-        self, prefix: str, key: str, start: int | None = None, end: int | None = None
-    ) -> Generator[BinaryIO, None, None]:
-        """One streamed GET of one generation, from the first byte to the last, so the read is of one version.
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
+        """One streamed media GET of the live object, described by its own answer, so the read is of one version.
 
         The SDK's reader (``Blob.open``) fetches ``chunk_size`` ranges in separate requests pinned to the
         generation: once a writer replaces the object that generation is gone, and the next range 404s part way
-        through the read. One media GET of the generation (``alt=media&generation=N``, with a Range header for a
-        slice) is served from that version by the server however long it streams, and its body is read as it
-        arrives, so memory stays bounded (as the S3 and Azure adapters read theirs).
+        through the read. One media GET (``alt=media``, with a Range header for a slice) is served from one
+        version by the server however long it streams, and its body is read as it arrives, so memory stays
+        bounded (as the S3 and Azure adapters read theirs).
 
-        The size (to resolve the range), the generation and the stored SHA-256 come from a metadata read first.
-        A writer may replace the object between that read and the GET, which then 404s: only then is the read
-        started again from the metadata, at most ``OPEN_ATTEMPTS`` times, before any byte has been delivered (a
-        404 of the metadata read itself means the object really is missing). Once the body has started, no
-        writer can fail the read.
+        What the read describes (``OpenedObject.info``) comes from that GET's headers: the generation (the etag,
+        as ``head_object`` gives it), the whole size (``Content-Range``, else the length), ``Last-Modified``,
+        ``Content-Type``, the user metadata (``x-goog-meta-*``) and the stored SHA-256. No metadata read comes
+        first, so no writer can slip in between: a 404 means the object is missing (``ObjectNotFound``), and
+        once the answer has come no writer can fail the read.
+
+        Only a read that needs the size before it can ask (see :meth:`_open_described`) reads the metadata first.
         """
         relative, name = self._root.locate(prefix, key)
-        for _ in range(OPEN_ATTEMPTS):
-            blob = self._get_blob(relative, name)  # ObjectNotFound here: the object really is missing
-            first, stop = resolve_range(start, end, int(blob.size or 0))
-            if stop <= first:
-                yield io.BytesIO(b"")
-                return
-            response = self._download(relative, blob, first, stop)
-            if response is None:
-                continue  # overwritten between the metadata read and the GET: read the new version
-            with self._body(relative, blob, response, first, stop) as buffered:
-                yield tag_stream(buffered, str(blob.generation) if blob.generation is not None else None)
+        live, byte_range = _live_range(options)
+        response = self._media_get(relative, self._bucket.blob(name), byte_range, pinned=False) if live else None
+        if response is None or response.status_code == 416:  # 416: the range starts at or past the end
+            if response is not None:
+                response.close()
+            with self._open_described(relative, name, options) as described:
+                yield described
             return
-        # Writers kept replacing it faster than it could be opened: the object exists, so this is not "missing".
-        raise TransientError(f"the object was replaced {OPEN_ATTEMPTS} times while being opened", key=relative)
+        try:
+            served, info = self._response_info(relative, response)
+            first, stop = resolve_range(options.start, options.end, info.size)
+            if served > first:
+                raise ProtocolError(f"GCS served the range from byte {served}, not {first}", key=relative)
+            self._skip(relative, response.raw, first - served)  # a server that ignored the range: skip to it
+        except BaseException:
+            response.close()
+            raise
+        with self._body(relative, info, response, first, stop) as buffered:
+            yield OpenedObject(info, buffered)
 
-    def _download(self, relative: str, blob: Any, first: int, stop: int) -> Any | None:
-        """Start the GET of bytes [first, stop) of exactly this generation: the streamed response, or ``None``
-        if that generation is gone (replaced since its metadata was read).
+    @contextmanager
+    def _open_described(self, relative: str, name: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
+        """A read that needs the object's size before it asks: a metadata read, then a GET of that generation.
+
+        Used for a slice counted from the end (a negative start), for a range that is empty whatever the size
+        (``[5:3]``, which needs no GET at all) and for a range past the end (416, after the live GET). Such reads
+        are rare. A writer may replace the object between the metadata read and the GET of its generation, which
+        then 404s before any byte has come: that is a retryable ``TransientError`` (the object exists, so not
+        ``ObjectNotFound``), and the retry layer opens it again; adapters do not loop. A 404 of the metadata read
+        itself means the object really is missing.
+        """
+        blob = self._get_blob(relative, name)  # ObjectNotFound here: the object really is missing
+        info = self._blob_info(blob, full=True)
+        first, stop = resolve_range(options.start, options.end, info.size)
+        if stop <= first:
+            yield OpenedObject(info, io.BytesIO(b""))
+            return
+        byte_range = None if (first, stop) == (0, info.size) else f"bytes={first}-{stop - 1}"
+        pinned = self._bucket.blob(name, generation=blob.generation)
+        response = self._media_get(relative, pinned, byte_range, pinned=True)
+        if response.status_code == 200 and byte_range:
+            try:
+                self._skip(relative, response.raw, first)  # a server that ignored the range: skip to it
+            except BaseException:
+                response.close()
+                raise
+        with self._body(relative, info, response, first, stop) as buffered:
+            yield OpenedObject(info, buffered)
+
+    def _media_get(self, relative: str, blob: Any, byte_range: str | None, *, pinned: bool) -> Any:
+        """Start the media GET of ``blob`` (of its generation when ``pinned``): the streamed response.
+
+        Answers 200 and 206, and 416 (a range past the end) when not pinned; other answers are raised. A 404 of a
+        pinned GET means that generation is gone (replaced since its metadata was read): a retryable
+        ``TransientError``, so the retry layer reads the new version. A 404 of the live object is ``ObjectNotFound``.
 
         ``Accept-Encoding: gzip`` and an undecoded body: the bytes served are the stored bytes, whose size,
         ranges and SHA-256 are the ones the metadata describes (no decompressive transcoding on either side).
         """
-        pinned = self._bucket.blob(blob.name, generation=blob.generation)
-        url = pinned._get_download_url(self._client)  # the media URL, with generation=N, on the client's endpoint
         headers = {"Accept-Encoding": "gzip"}
-        if (first, stop) != (0, int(blob.size or 0)):
-            headers["Range"] = f"bytes={first}-{stop - 1}"
-        response = self._call(
-            relative,
-            lambda: self._client._http.request(
-                "GET", url, headers=headers, stream=True, timeout=self._request["timeout"]
-            ),
-        )
-        if response.status_code == 404:
+        if byte_range:
+            headers["Range"] = byte_range
+        response = self._call(relative, lambda: self._media_request(blob, headers))
+        status = response.status_code
+        if status in (200, 206) or (status == 416 and not pinned):
+            return response
+        if status == 404 and pinned:
             response.close()
-            return None
-        if response.status_code not in (200, 206):
-            try:
-                error = api_exceptions.from_http_response(response)  # reads the (small) error body
-            finally:
-                response.close()
-            raise translate_error(error, key=relative)
-        if "Range" in headers and response.status_code == 200:  # a server that ignored the range: skip to it
-            try:
-                self._skip(relative, response.raw, first)
-            except BaseException:
-                response.close()
-                raise
-        return response
+            raise TransientError("the object was replaced as the read opened: open it again", key=relative)
+        try:
+            error = api_exceptions.from_http_response(response)  # reads the (small) error body
+        finally:
+            response.close()
+        raise translate_error(error, key=relative)
+
+    def _media_request(self, blob: Any, headers: dict[str, str]) -> Any:
+        """Send the streamed media GET of ``blob`` on the client's authorized session; the one private use.
+
+        google-cloud-storage has no public call that streams a download's body as it arrives and shows the
+        answer's headers (``Blob.open`` makes one request per chunk; ``download_to_file`` and
+        google-resumable-media's downloads write the whole body before they return). The SDK's own two pieces
+        are used: ``Blob._get_download_url`` (the media URL on the client's endpoint, with ``generation=N`` when
+        the blob names one) and ``Client._http``, the authorized session it sends every request with.
+        """
+        url = blob._get_download_url(self._client)
+        session = self._client._http
+        return session.request("GET", url, headers=headers, stream=True, timeout=self._request["timeout"])
+
+    def _response_info(self, relative: str, response: Any) -> tuple[int, ObjectInfo]:
+        """The first byte a media GET serves, and the object it describes, from its headers."""
+        headers = response.headers  # case-insensitive
+        generation = headers.get("x-goog-generation")
+        served, size = _served_range(response.status_code, headers)
+        if not generation or size is None:
+            raise ProtocolError("GCS answered a read without the object's generation or size", key=relative)
+        metadata = {
+            name[len(_META_HEADER) :].lower(): _header_text(value)
+            for name, value in headers.items()
+            if name.lower().startswith(_META_HEADER)
+        }
+        sha256 = metadata.pop(SHA256_METADATA, None)
+        return served, ObjectInfo(
+            key=relative,
+            size=size,
+            etag=generation,
+            last_modified=_http_date(headers.get("last-modified")),
+            content_type=headers.get("content-type"),
+            metadata=metadata,
+            checksum_sha256=sha256,
+        )
 
     @staticmethod
     def _skip(relative: str, raw: Any, count: int) -> None:
@@ -390,10 +510,10 @@ class GCSAdapter(IObjectStorageAdapter):
                 raise TransientError(f"the transfer was cut off {count} bytes before the range", key=relative)
             count -= len(data)
 
-    def _body(self, relative: str, blob: Any, response: Any, first: int, stop: int) -> io.BufferedReader:
-        """The response body as a stream of bytes [first, stop); whole reads are verified."""
-        whole = first == 0 and stop == int(blob.size or 0)
-        expected = (blob.metadata or {}).get(SHA256_METADATA) if (whole and self.config.verify_sha256) else None
+    def _body(self, relative: str, info: ObjectInfo, response: Any, first: int, stop: int) -> io.BufferedReader:
+        """The response body as a stream of bytes [first, stop) (the rest is never read); whole reads are verified."""
+        whole = first == 0 and stop == info.size
+        expected = info.checksum_sha256 if (whole and self.config.verify_sha256) else None
         raw = response.raw
         left = [stop - first]
 
@@ -414,12 +534,10 @@ class GCSAdapter(IObjectStorageAdapter):
         )
         return io.BufferedReader(verifying, buffer_size=CHUNK_SIZE)
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
         name_prefix = self._root.folder(prefix)
-        pages = self._pages(name_prefix, delimiter=not recursive, page_size=page_size)
-        yield from pages if recursive else in_key_order(pages)
+        pages = self._pages(name_prefix, delimiter=not options.recursive, page_size=options.page_size)
+        yield from pages if options.recursive else in_key_order(pages)
 
     def _pages(self, name_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
         label = self._root.relative(name_prefix) or None
@@ -457,40 +575,27 @@ class GCSAdapter(IObjectStorageAdapter):
 
     # --- writes ---------------------------------------------------------------------------------------------
 
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: IO[bytes] | BinaryIO | Any,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
+        """One upload request below ``resumable_threshold``, else a resumable upload in ``chunk_size`` chunks.
+
+        Every call is made once, except a resumable upload's chunks: one that fails at once (a dropped
+        connection, 429, 5xx; never a timeout) is sent again alone by the SDK, within ``read_timeout``, so the
+        upload resumes at that chunk rather than starting over (a pipe could not be read again).
+        """
         relative, name = self._root.locate(prefix, key)
-        generation = self._generation_condition(relative, if_none_match, if_match)
+        generation = self._generation_condition(relative, options)
         threshold, chunk_size = self.config.resumable_threshold, self.config.chunk_size
         # The first buffer comes from the shared pool, with budget reserved for the SDK's copy of it or of each
         # chunk it sends (see objstore.domain.buffers): all of this upload's memory, borrowed at once.
         first = read_first(stream, threshold, extra=max(threshold, chunk_size))
         try:
-            conditions = (generation, if_none_match, if_match)
-            return self._put_first(relative, name, first, stream, content_type, metadata, conditions)
+            return self._put_first(relative, name, first, stream, options, generation)
         finally:
             first.release()
 
     def _put_first(
-        self,
-        relative: str,
-        name: str,
-        first: Lease,
-        stream: Any,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        conditions: tuple[int | None, str | None, str | None],
+        self, relative: str, name: str, first: Lease, stream: Readable, options: WriteOptions, generation: int | None
     ) -> ObjectInfo:
-        generation, if_none_match, if_match = conditions
         single = first.size < self.config.resumable_threshold
         sha256 = None
         if self.config.store_sha256 and single:
@@ -498,13 +603,14 @@ class GCSAdapter(IObjectStorageAdapter):
         elif self.config.store_sha256 and is_seekable(stream):
             sha256 = prehash_sha256(stream, first.view())
         blob = self._bucket.blob(name, chunk_size=None if single else self.config.chunk_size)
-        user = dict(metadata or {})
+        user = dict(options.metadata)
         if sha256:
             user[SHA256_METADATA] = sha256
         blob.metadata = user or None
+        content_type = options.content_type
         if not single:
             # Emulators ignore preconditions on resumable uploads; checking first fails early everywhere.
-            self._check_conditions_early("", relative, if_none_match, if_match)
+            self._check_conditions_early("", relative, options)
 
         def upload() -> None:
             if single:
@@ -516,29 +622,29 @@ class GCSAdapter(IObjectStorageAdapter):
                     PrefixedStream(first.view(), stream),
                     content_type=content_type,
                     if_generation_match=generation,
-                    **self._request,
+                    **{**self._request, "retry": self._resend},
                 )
 
-        self._call(relative, upload, conditional_create=bool(if_none_match))
+        self._call(relative, upload, conditional_create=bool(options.if_none_match))
         return ObjectInfo(
             key=relative,
             size=int(blob.size) if blob.size is not None else first.size,
             etag=str(blob.generation) if blob.generation is not None else None,
             last_modified=blob.updated,
             content_type=content_type,
-            metadata=dict(metadata or {}),
+            metadata=options.metadata,
             checksum_sha256=sha256,
         )
 
     @staticmethod
-    def _generation_condition(relative: str, if_none_match: str | None, if_match: str | None) -> int | None:
-        if if_none_match:
+    def _generation_condition(relative: str, options: WriteOptions) -> int | None:
+        if options.if_none_match:
             return 0
-        if if_match is None:
+        if options.if_match is None:
             return None
-        if not if_match.isdigit():
+        if not options.if_match.isdigit():
             raise PreconditionFailed("the object changed (etag differs)", key=relative)
-        return int(if_match)
+        return int(options.if_match)
 
     def delete_object(self, prefix: str, key: str) -> None:
         relative, name = self._root.locate(prefix, key)

@@ -5,10 +5,15 @@ The Naas API answers ``POST {api_url}/workspace/{workspace_id}/storage/credentia
 (``s3://<bucket>/<workspace_id>/<storage_name>``), ``region_name``, ``access_key_id``, ``secret_key``,
 ``session_token`` and ``expiration`` (``"%Y-%m-%d %H:%M:%S%z"``, or null for none).
 
-:class:`NaasCredentialsProvider` calls that API (retrying an API that is down, with backoff) and is the
-refreshing credentials provider of an S3 adapter: credentials are renewed a margin before they expire, once
-across threads, and once more when S3 rejects them. :class:`NaasAdapter` is that S3 adapter under the Naas name;
-the factory composes the two (``ObjectStorageFactory.ObjectStorageServiceNaas``, ``naas://`` URLs).
+:class:`NaasCredentialsProvider` calls that API and is the refreshing credentials provider of an S3 adapter:
+credentials are renewed a margin before they expire, once across threads, and once more when S3 rejects them.
+A renewal that fails raises a typed error (``TransientError``, ``Throttled`` ...) and the retry layer retries the
+operation that needed it; only the first call, made while the store is built (outside any operation, so with no
+retry layer around it), tries an API that is down again itself. :class:`NaasAdapter` is that S3 adapter under
+the Naas name; the factory composes the two (``ObjectStorageFactory.ObjectStorageServiceNaas``, ``naas://``
+URLs), reading the Naas settings with :meth:`NaasConfig.url_fields` and :meth:`NaasConfig.environment_settings`.
+
+``requests`` (the ``naas`` extra) is imported when the provider is made, so the settings can be read without it.
 """
 
 from __future__ import annotations
@@ -17,18 +22,15 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, unquote, urlsplit
 
-try:
-    import requests
-    import tenacity
-except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
-    raise ModuleNotFoundError(str(exc), name=exc.name or "requests") from exc
-
+from objstore.domain.backoff import backoff_delay
 from objstore.domain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -39,6 +41,9 @@ from objstore.domain.errors import (
 )
 from objstore.ports.credentials import Credentials, ICredentialsProvider
 from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["NaasAdapter", "NaasConfig", "NaasCredentialsProvider", "NaasLocation"]
 
@@ -65,8 +70,10 @@ class NaasConfig:
             lifetime).
         ttl_seconds: For credentials the API gives without an expiration: their assumed lifetime.
         api_timeout: Seconds per API request (to connect, and to wait for the answer).
-        api_attempts: Attempts at the API when it is down or overloaded (exponential backoff with jitter). An API
-            that times out is not tried again here: the retry layer does, within its deadline.
+        api_attempts: Attempts at the API when it is down or overloaded (exponential backoff with jitter) while the
+            store is built: no retry layer is around that first call. Later renewals are tried once each, and
+            the retry layer retries the operation that needed them. An API that times out is not tried again
+            here.
         connect_timeout, read_timeout: Of the S3 requests, as for the S3 store (10 s and 60 s).
         multipart_threshold, multipart_chunksize, max_concurrency, hierarchical, backslash_in_keys: as for the S3
             store.
@@ -89,6 +96,40 @@ class NaasConfig:
     max_concurrency: int = 8
     hierarchical: bool = False
     backslash_in_keys: bool = True
+
+    @staticmethod
+    def url_fields(parts: SplitResult) -> dict[str, Any]:
+        """The fields a ``naas://WORKSPACE/STORAGE/base/prefix`` URL gives; bare ``naas://`` gives none (both are
+        then taken from the environment)."""
+        storage, _, base_prefix = unquote(parts.path).strip("/").partition("/")
+        if not parts.netloc and not storage:
+            return {}
+        if not parts.netloc or not storage:
+            raise ConfigurationError("a naas:// URL is naas://WORKSPACE_ID/STORAGE_NAME[/prefix]")
+        fields: dict[str, Any] = {"workspace_id": unquote(parts.netloc), "storage_name": storage}
+        if base_prefix:
+            fields["base_prefix"] = base_prefix
+        return fields
+
+    @staticmethod
+    def environment_settings(env: Mapping[str, str], config_file: Path) -> dict[str, str] | None:
+        """The Naas settings of an environment, or None if it has none: ``NAAS_API_KEY`` with
+        ``NAAS_WORKSPACE_ID`` and ``NAAS_STORAGE_NAME`` (else ``config.workspace_id`` and
+        ``config.storage_name`` in ``config_file``, a Naas project's ``config.yaml``), and ``NAAS_API_URL``."""
+        if not env.get("NAAS_API_KEY"):
+            return None
+        settings = {"naas_api_key": env["NAAS_API_KEY"]}
+        workspace, storage = env.get("NAAS_WORKSPACE_ID", ""), env.get("NAAS_STORAGE_NAME", "")
+        if (not workspace or not storage) and config_file.is_file():
+            section = _project_config(config_file)
+            workspace = workspace or str(section.get("workspace_id") or "")
+            storage = storage or str(section.get("storage_name") or "")
+        if not workspace or not storage:
+            return None
+        settings.update(workspace_id=workspace, storage_name=storage)
+        if env.get("NAAS_API_URL"):
+            settings["api_url"] = env["NAAS_API_URL"]
+        return settings
 
     def resolved(self, environ: Mapping[str, str] | None = None) -> NaasConfig:
         """The config with what was not given taken from the environment; checked."""
@@ -123,12 +164,27 @@ class NaasConfig:
         return config
 
 
+def _project_config(config_file: Path) -> Mapping[str, Any]:
+    """The ``config`` section of a Naas project's ``config.yaml``."""
+    try:
+        import yaml
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(f"reading {config_file} needs PyYAML: pip install 'objstore[naas]'") from exc
+    try:
+        section = (yaml.safe_load(config_file.read_text()) or {}).get("config") or {}
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise ConfigurationError(f"cannot read the Naas settings in {config_file}: {exc}") from None
+    if not isinstance(section, Mapping):
+        raise ConfigurationError(f"the config section of {config_file} is not a mapping")
+    return section
+
+
 class _ApiTimeout(TransientError):
     """The Naas API did not answer in time: retryable, but by the retry layer (one timeout per try), not here."""
 
 
-def _retry_here(error: BaseException) -> bool:
-    """What the provider tries again itself: failures that cost little (refused connections, 5xx, 429)."""
+def _retry_at_start(error: BaseException) -> bool:
+    """What the first call tries again itself: failures that cost little (refused connections, 5xx, 429)."""
     return isinstance(error, TransientError | Throttled) and not isinstance(error, _ApiTimeout)
 
 
@@ -150,6 +206,8 @@ class NaasCredentialsProvider(ICredentialsProvider):
     """
 
     def __init__(self, config: NaasConfig, session: requests.Session | None = None) -> None:
+        import requests  # the naas extra; a missing one is reported by the factory with the extra's name
+
         self.config = config.resolved()
         self._session = session or requests.Session()
         self._lock = threading.Lock()
@@ -168,26 +226,38 @@ class NaasCredentialsProvider(ICredentialsProvider):
         """The bucket and prefix of the storage (asks the API once, keeping those credentials for first use)."""
         with self._lock:
             if self._location is None:
-                self._primed = self._fetch()
+                self._primed = self._fetch_at_start()
             assert self._location is not None
             return self._location
 
     def fetch(self) -> Credentials:
+        """Credentials for the S3 adapter: those of the first call, then new ones from one API call each.
+
+        Not retried here: a renewal runs inside a store operation, which the retry layer tries again on the
+        typed, retryable error this raises (the API unreachable, overloaded or slow).
+        """
         with self._lock:
             if self._primed is not None:
                 primed, self._primed = self._primed, None
                 return primed
             return self._fetch()
 
+    def _fetch_at_start(self) -> Credentials:
+        """The first call, made while the store is built: outside any store operation, so outside the retry layer,
+        which wraps the store only once it exists. An API that is down or overloaded is therefore tried again
+        here, ``api_attempts`` times in all with full-jitter backoff (the one bounded loop of this module)."""
+        attempt = 1
+        while True:
+            try:
+                return self._fetch()
+            except ObjectStorageError as exc:
+                if attempt >= self.config.api_attempts or not _retry_at_start(exc):
+                    raise
+                time.sleep(backoff_delay(attempt, exc, max_wait=5.0))
+                attempt += 1
+
     def _fetch(self) -> Credentials:
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(_retry_here),
-            wait=tenacity.wait_random_exponential(multiplier=0.2, max=5.0),  # full jitter
-            stop=tenacity.stop_after_attempt(self.config.api_attempts),
-            reraise=True,
-        )
-        answer = retrying(self._request)
-        credentials, location = self._parse(answer)
+        credentials, location = self._parse(self._request())
         self._location = location
         self.fetch_count += 1
         log.debug(
@@ -199,6 +269,8 @@ class NaasCredentialsProvider(ICredentialsProvider):
         return credentials
 
     def _request(self) -> Any:
+        import requests
+
         config = self.config
         url = f"{config.api_url}/workspace/{config.workspace_id}/storage/credentials/"
         try:

@@ -11,35 +11,33 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import http.client
+import importlib.metadata
 import io
 import math
 import os
-import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 try:
     import boto3
     import botocore.credentials
     import botocore.exceptions
     import botocore.parsers
-    import botocore.retries.quota
-    import botocore.retries.standard
     import urllib3.exceptions
     from botocore.config import Config as BotoConfig
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="boto3") from exc
 
-import objstore
 from objstore.adapters.s3_direct import DirectRequests, parse_timestamp
+from objstore.adapters.sigv4 import CredentialSource, StaticCredentials
 from objstore.adapters.transfer import VerifyingReader, prehash_sha256, read_first, upload_in_parts
-from objstore.domain.backoff import backoff_delay
 from objstore.domain.buffers import Lease
 from objstore.domain.errors import (
     AuthenticationError,
@@ -58,10 +56,18 @@ from objstore.domain.errors import (
 )
 from objstore.domain.keys import StoreRoot, as_listed
 from objstore.domain.listing import ListingGuard, in_key_order, page_in_name_order
-from objstore.domain.models import Capabilities, DeleteResult, ObjectInfo
+from objstore.domain.models import (
+    Capabilities,
+    DeleteResult,
+    ListOptions,
+    ObjectInfo,
+    OpenedObject,
+    ReadOptions,
+    WriteOptions,
+)
 from objstore.domain.streams import CHUNK_SIZE, BufferReader, is_seekable, resolve_range
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
-from objstore.ports.storage import IObjectStorageAdapter, build_config, delete_in_batches, tag_stream
+from objstore.ports.storage import IObjectStorageAdapter, Readable, build_config, delete_in_batches
 
 __all__ = ["S3Adapter", "S3Config"]
 
@@ -116,10 +122,7 @@ class S3Config:
         read_timeout: Seconds to wait for any answer on a connection: the status line, each chunk of a listing or
             of a body (URL option ``?read_timeout=30``). A server that never answers costs one read timeout per
             try, and the retry layer starts no try after its deadline: at most deadline + read timeout in all.
-        max_attempts: Attempts per request by the SDK (throttling, 5xx, dropped connections), timeouts excepted:
-            those are left to the retry layer, so they never multiply with it.
-        part_attempts: Tries of one part of a multipart upload, each with the SDK's attempts: a part that still
-            fails is sent again alone, so the upload resumes at that part instead of starting over.
+            Each request is sent once (botocore's own retries are off): retrying is the retry layer's alone.
         max_pool_connections: HTTP connections kept open.
         direct_requests: With a custom endpoint (S3-compatible stores), send object reads and writes (GET, PUT,
             UploadPart) as SigV4-signed requests of objstore's own over pooled ``http.client`` connections
@@ -153,8 +156,6 @@ class S3Config:
     backslash_in_keys: bool = True
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
-    max_attempts: int = 3
-    part_attempts: int = 4
     max_pool_connections: int = 32
     direct_requests: bool = True
 
@@ -163,10 +164,8 @@ class S3Config:
             raise ConfigurationError("the S3 store needs a bucket (s3://BUCKET/prefix)")
         if self.multipart_chunksize < MIN_PART:
             raise ConfigurationError(f"multipart_chunksize must be at least 5 MiB, not {self.multipart_chunksize}")
-        if self.multipart_threshold < 1 or self.max_concurrency < 1 or min(self.max_attempts, self.part_attempts) < 1:
-            raise ConfigurationError(
-                "multipart_threshold, max_concurrency, max_attempts and part_attempts must be positive"
-            )
+        if self.multipart_threshold < 1 or self.max_concurrency < 1:
+            raise ConfigurationError("multipart_threshold and max_concurrency must be positive")
         if self.addressing_style not in ("auto", "path", "virtual"):
             raise ConfigurationError("addressing_style must be auto, path or virtual")
         if not all(0 < timeout < math.inf for timeout in (self.connect_timeout, self.read_timeout)):
@@ -286,43 +285,6 @@ def translate_error(exc: BaseException, *, key: str | None, conditional_create: 
     return ObjectStorageError(f"unexpected {type(exc).__name__}: {exc}", key=key)
 
 
-_TIMEOUTS = (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)
-
-
-class _NoTimeoutRetries(botocore.retries.standard.StandardRetryConditions):  # type: ignore[misc]
-    """botocore's standard retry conditions, less timeouts.
-
-    A timeout is the retry layer's to retry, within its deadline: were the SDK to retry it too, each try of the
-    retry layer against a server that never answers would cost ``max_attempts`` timeouts, not one. What fails at
-    once (throttling, 5xx, a dropped or refused connection) the SDK still tries again, as it costs no wait.
-    """
-
-    def is_retryable(self, context: Any) -> bool:
-        return not isinstance(context.caught_exception, _TIMEOUTS) and bool(super().is_retryable(context))
-
-
-def _retry_all_but_timeouts(client: Any, max_attempts: int) -> None:
-    """Replace the client's standard retry handler by one with :class:`_NoTimeoutRetries` conditions."""
-    standard = botocore.retries.standard
-    service = client.meta.service_model.service_id.hyphenize()
-    events = client.meta.events
-    events.unregister(f"needs-retry.{service}", unique_id=f"retry-config-{service}")
-    adapter = standard.RetryEventAdapter()
-    detector = standard.ThrottlingErrorDetector(adapter)
-    retry_quota = standard.RetryQuotaChecker(botocore.retries.quota.RetryQuota(), detector)
-    handler = standard.RetryHandler(
-        retry_policy=standard.RetryPolicy(
-            retry_checker=_NoTimeoutRetries(max_attempts=max_attempts),
-            retry_backoff=standard.ExponentialBackoff(service_name=service, throttling_detector=detector),
-        ),
-        retry_event_adapter=adapter,
-        retry_quota=retry_quota,
-        service_name=service,
-    )
-    events.register(f"after-call.{service}", retry_quota.release_retry_quota)
-    events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=f"retry-config-{service}")
-
-
 class _ProviderCredentials(botocore.credentials.Credentials):  # type: ignore[misc]
     """botocore credentials that always sign with the provider's current, renewed-before-expiry set."""
 
@@ -374,8 +336,55 @@ _HEADER_OF = {
 }
 
 
+@functools.cache
+def _version() -> str:
+    """objstore's version, for the user agent (from the installed distribution: the package root is not imported
+    here, so that this adapter does not drag the service and the sync engine in)."""
+    try:
+        return importlib.metadata.version("objstore")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _md5_b64(data: bytes | bytearray | memoryview) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
+
+
+def _unread(reader: BufferReader) -> memoryview:
+    """What is left to read of a :class:`BufferReader` (the bytes put_object passes down), as a view: no copy."""
+    return reader._view[reader.tell() :]
+
+
+def _whole_size(content_range: str | None, length: int) -> int:
+    """The whole object's size: after the slash of a Content-Range (``bytes 0-9/100``), else the body's length."""
+    if content_range:
+        total = content_range.rpartition("/")[2].strip()
+        if total.isdigit():
+            return int(total)
+    return length
+
+
+_META = "x-amz-meta-"
+
+
+def _info_from_headers(relative: str, headers: Mapping[str, str], size: int) -> ObjectInfo:
+    """The object a direct GET's answer describes (header names in lower case), as botocore would shape it."""
+    metadata = {name[len(_META) :]: value for name, value in headers.items() if name.startswith(_META)}
+    sha256 = metadata.pop(SHA256_METADATA, None)
+    modified = headers.get("last-modified")
+    try:
+        last_modified = parse_timestamp(modified) if modified else None
+    except ValueError:  # a date no parser reads: the object is still what the answer says
+        last_modified = None
+    return ObjectInfo(
+        key=relative,
+        size=size,
+        etag=headers.get("etag", "").strip('"') or None,
+        last_modified=last_modified,
+        content_type=headers.get("content-type"),
+        metadata=metadata,
+        checksum_sha256=sha256,
+    )
 
 
 class S3Adapter(IObjectStorageAdapter):
@@ -416,6 +425,7 @@ class S3Adapter(IObjectStorageAdapter):
     def _client_from_chain(self) -> Any:
         config = self.config
         session = boto3.session.Session(profile_name=config.profile_name)
+        self._session = session
         # Listings parse a timestamp per key; botocore's default (dateutil) is most of a large listing's CPU.
         session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
         endpoint = self._endpoint_url()
@@ -428,7 +438,9 @@ class S3Adapter(IObjectStorageAdapter):
         boto_config = BotoConfig(
             signature_version="s3v4",
             s3={"addressing_style": addressing},
-            retries={"mode": "standard", "total_max_attempts": config.max_attempts},
+            # One attempt: the retry layer is the one place that retries (with its deadline), so the SDK's tries
+            # never multiply with it. This also overrides AWS_MAX_ATTEMPTS and a profile's max_attempts.
+            retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
             max_pool_connections=max(config.max_pool_connections, config.max_concurrency + 2),
@@ -448,9 +460,7 @@ class S3Adapter(IObjectStorageAdapter):
                 aws_secret_access_key=config.secret_access_key,
                 aws_session_token=config.session_token,
             )
-        client = session.client("s3", **kwargs)
-        _retry_all_but_timeouts(client, config.max_attempts)
-        return client
+        return session.client("s3", **kwargs)
 
     def _build_direct_requests(self) -> DirectRequests | None:
         if not (self.config.direct_requests and self._endpoint_url()):
@@ -461,8 +471,19 @@ class S3Adapter(IObjectStorageAdapter):
             self.config.bucket,
             virtual_hosted=self.config.addressing_style == "virtual",
             pool_size=pool,
-            user_agent=f"objstore/{objstore.__version__}",
+            user_agent=f"objstore/{_version()}",
+            credentials=self._signing_credentials(),
         )
+
+    def _signing_credentials(self) -> CredentialSource | None:
+        """What the client signs with, by botocore's public API, so that direct requests sign the same way: the
+        keys given, else the session's resolved (refreshable) credentials, the provider's among them; None if
+        there are none (botocore's path then reports it)."""
+        config = self.config
+        if config.access_key_id and config.secret_access_key:
+            return StaticCredentials(config.access_key_id, config.secret_access_key, config.session_token)
+        credentials: CredentialSource | None = self._session.get_credentials()
+        return credentials
 
     def _where(self) -> str:
         """The store as a user knows it, for errors: its URL, and the endpoint if it is not AWS."""
@@ -512,7 +533,12 @@ class S3Adapter(IObjectStorageAdapter):
     # --- plumbing -------------------------------------------------------------------------------------------
 
     def _call(self, key: str | None, operation: Callable[[], T], *, conditional_create: bool = False) -> T:
-        """Run one S3 request; translate its errors; renew provider credentials once if they expired."""
+        """Run one S3 request (botocore's or a direct one), once; translate its errors.
+
+        Nothing is retried here: a retryable failure goes up to the retry layer. The one exception is not a retry
+        of the failure but the credentials protocol (see :mod:`objstore.ports.credentials`): when a provider's
+        credentials are rejected, they are renewed and the request is signed and sent once more with the new ones.
+        """
         stale = self._credentials.get() if self._credentials is not None else None
         try:
             return operation()
@@ -542,12 +568,13 @@ class S3Adapter(IObjectStorageAdapter):
         response = self._call(relative, lambda: self._client.head_object(Bucket=self.config.bucket, Key=bucket_key))
         return self._info_from_head(relative, response)
 
-    def _info_from_head(self, relative: str, response: Mapping[str, Any]) -> ObjectInfo:
+    def _info_from_head(self, relative: str, response: Mapping[str, Any], size: int | None = None) -> ObjectInfo:
+        """The object a HEAD (or a GET, given the whole ``size``) describes, in botocore's shape."""
         metadata = dict(response.get("Metadata") or {})
         sha256 = metadata.pop(SHA256_METADATA, None)
         return ObjectInfo(
             key=relative,
-            size=int(response.get("ContentLength", 0)),
+            size=int(response.get("ContentLength", 0)) if size is None else size,
             etag=str(response.get("ETag", "")).strip('"') or None,
             last_modified=response.get("LastModified"),
             content_type=response.get("ContentType"),
@@ -556,76 +583,70 @@ class S3Adapter(IObjectStorageAdapter):
         )
 
     @contextmanager
-    def get_object_stream(
-        self, prefix: str, key: str, start: int | None = None, end: int | None = None
-    ) -> Generator[BinaryIO, None, None]:
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
         relative, bucket_key = self._root.locate(prefix, key)
-        header = self._range_header(prefix, key, start, end)
-        if header == "":  # an empty range of an existing object
-            yield io.BytesIO(b"")
+        header, described = self._range_header(prefix, key, options)
+        body = None
+        if header != "":
+            try:
+                body, length, described = self._open_body(relative, bucket_key, header)
+            except ObjectStorageError as exc:
+                if exc.status != 416:
+                    raise
+                # Start beyond the end (or any range of an empty object): the object exists, the slice is empty.
+        if body is None:
+            yield OpenedObject(described or self.head_object(prefix, key), io.BytesIO(b""))
             return
-        try:
-            body, length, etag, sha256 = self._open_body(relative, bucket_key, header)
-        except ObjectStorageError as exc:
-            if exc.status == 416:  # start beyond the end (or an empty object): the object exists, the slice is empty
-                yield io.BytesIO(b"")
-                return
-            raise
-        whole = header is None
+        assert described is not None
         reader = VerifyingReader(
             body.read,
             body.close,
             key=relative,
             length=length,
-            sha256=sha256 if (whole and self.config.verify_sha256) else None,
+            sha256=described.checksum_sha256 if (header is None and self.config.verify_sha256) else None,
             translate=lambda exc: translate_error(exc, key=relative),
         )
         with io.BufferedReader(reader, buffer_size=CHUNK_SIZE) as buffered:
-            yield tag_stream(buffered, etag.strip('"'))
+            yield OpenedObject(described, buffered)
 
-    def _open_body(self, relative: str, bucket_key: str, header: str | None) -> tuple[Any, int, str, str | None]:
-        """Start a GET: its body, length, ETag and stored SHA-256 (direct where possible, else botocore)."""
+    def _open_body(self, relative: str, bucket_key: str, header: str | None) -> tuple[Any, int, ObjectInfo]:
+        """Start a GET: its body, the length of the body, and the object as the answer describes it (its whole
+        size from Content-Range for a range); direct where possible, else botocore."""
         direct = self._direct
         if direct is not None:
             headers = {"range": header} if header is not None else {}
-            answer, body = self._direct_call(relative, lambda: direct.get_object(bucket_key, headers))
-            sha256 = answer.get(f"x-amz-meta-{SHA256_METADATA}")
-            return body, int(answer.get("content-length", 0)), answer.get("etag", ""), sha256
+            answer, body = self._call(relative, lambda: direct.get_object(bucket_key, headers))
+            length = int(answer.get("content-length", 0))
+            return body, length, _info_from_headers(relative, answer, _whole_size(answer.get("content-range"), length))
         args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": bucket_key}
         if header is not None:
             args["Range"] = header
         response = self._call(relative, lambda: self._client.get_object(**args))
-        metadata = response.get("Metadata") or {}
-        etag = str(response.get("ETag", ""))
-        return response["Body"], int(response.get("ContentLength", 0)), etag, metadata.get(SHA256_METADATA)
+        length = int(response.get("ContentLength", 0))
+        info = self._info_from_head(relative, response, _whole_size(response.get("ContentRange"), length))
+        return response["Body"], length, info
 
-    def _range_header(self, prefix: str, key: str, start: int | None, end: int | None) -> str | None:
-        """The HTTP Range for a slice: None for the whole object, "" for an empty slice (existence checked)."""
-        if start is None and end is None:
-            return None
+    def _range_header(self, prefix: str, key: str, options: ReadOptions) -> tuple[str | None, ObjectInfo | None]:
+        """The HTTP Range for a slice (None for the whole object, "" for an empty slice of an object that
+        exists), and the object's head where finding the range took one."""
+        start, end = options.start, options.end
         if (start is None or start >= 0) and end is None:
-            return None if not start else f"bytes={start}-"
+            return (None if not start else f"bytes={start}-"), None
         if start is not None and start < 0 and end is None:
-            return f"bytes={start}"  # a suffix range: the last -start bytes
+            return f"bytes={start}", None  # a suffix range: the last -start bytes
         if (start is None or start >= 0) and end is not None and end >= 0:
             first = start or 0
             if end <= first:
-                self.head_object(prefix, key)
-                return ""
-            return f"bytes={first}-{end - 1}"
-        size = self.head_object(prefix, key).size  # negative end: needs the size
-        first, stop = resolve_range(start, end, size)
-        return "" if stop <= first else f"bytes={first}-{stop - 1}"
+                return "", self.head_object(prefix, key)
+            return f"bytes={first}-{end - 1}", None
+        head = self.head_object(prefix, key)  # negative end: needs the size
+        first, stop = resolve_range(start, end, head.size)
+        return ("" if stop <= first else f"bytes={first}-{stop - 1}"), head
 
-    def get_object(self, prefix: str, key: str) -> bytes:
-        with self.get_object_stream(prefix, key) as stream:
-            return stream.read()
-
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
         bucket_prefix = self._root.folder(prefix)
-        if recursive and not self.config.hierarchical:
+        page_size = options.page_size
+        if options.recursive and not self.config.hierarchical:
             yield from self._list_pages(bucket_prefix, delimiter=False, page_size=page_size)
             return
         levels = [in_key_order(self._list_pages(bucket_prefix, delimiter=True, page_size=page_size))]
@@ -636,7 +657,7 @@ class S3Adapter(IObjectStorageAdapter):
                 continue
             if not entry.is_prefix:
                 yield entry
-            elif not recursive:
+            elif not options.recursive:
                 if self._prefix_has_objects(entry.key):
                     yield entry
             else:
@@ -655,7 +676,7 @@ class S3Adapter(IObjectStorageAdapter):
         direct = self._direct
         while True:
             if direct is not None:
-                page = self._direct_call(
+                page = self._call(
                     label,
                     lambda: direct.list_objects_v2(
                         bucket_prefix,
@@ -705,58 +726,26 @@ class S3Adapter(IObjectStorageAdapter):
 
     # --- writes ---------------------------------------------------------------------------------------------
 
-    def put_object(
-        self,
-        prefix: str,
-        key: str,
-        content: bytes | bytearray | memoryview,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> None:
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         relative, bucket_key = self._root.locate(prefix, key)
-        data = bytes(content)
-        if len(data) >= self.config.multipart_threshold:
-            self.put_object_stream(
-                prefix,
-                key,
-                io.BytesIO(data),
-                content_type=content_type,
-                metadata=metadata,
-                if_none_match=if_none_match,
-                if_match=if_match,
-            )
-            return
-        self._put_single(relative, bucket_key, data, content_type, metadata, if_none_match, if_match)
-
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: IO[bytes] | BinaryIO | Any,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
-        relative, bucket_key = self._root.locate(prefix, key)
+        threshold = self.config.multipart_threshold
+        if isinstance(stream, BufferReader) and not stream.closed:
+            unread = _unread(stream)
+            if len(unread) < threshold:
+                # Bytes in memory (put_object): sent as they are, not read into a buffer of our own first.
+                info = self._put_single(relative, bucket_key, unread, options)
+                stream.seek(0, io.SEEK_END)  # consumed, as a read would leave it
+                return info
         # The first buffer has room for a whole first part: the upload never holds one buffer while it waits for
         # another from the shared pool (see objstore.domain.buffers).
-        threshold = self.config.multipart_threshold
         first = read_first(stream, threshold, capacity=max(threshold, self.config.multipart_chunksize))
         try:
             if first.size < threshold:
-                data = first.view()
-                return self._put_single(relative, bucket_key, data, content_type, metadata, if_none_match, if_match)
+                return self._put_single(relative, bucket_key, first.view(), options)
             sha256 = None
             if self.config.store_sha256 and is_seekable(stream):
                 sha256 = prehash_sha256(stream, first.view())
-            return self._put_multipart(
-                relative, bucket_key, first, stream, content_type, metadata, if_none_match, if_match, sha256
-            )
+            return self._put_multipart(relative, bucket_key, first, stream, options, sha256)
         finally:
             first.release()  # once only: the part upload may have returned it already
 
@@ -771,23 +760,23 @@ class S3Adapter(IObjectStorageAdapter):
             args["ContentType"] = content_type
         return args
 
+    @staticmethod
+    def _conditions(options: WriteOptions) -> dict[str, str]:
+        """The conditions of a write as PutObject (and CompleteMultipartUpload) name them."""
+        conditions: dict[str, str] = {}
+        if options.if_none_match:
+            conditions["IfNoneMatch"] = options.if_none_match
+        if options.if_match:
+            conditions["IfMatch"] = f'"{options.if_match}"'
+        return conditions
+
     def _put_single(
-        self,
-        relative: str,
-        bucket_key: str,
-        data: bytes | bytearray | memoryview,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        if_none_match: str | None,
-        if_match: str | None,
+        self, relative: str, bucket_key: str, data: bytes | bytearray | memoryview, options: WriteOptions
     ) -> ObjectInfo:
         sha256 = hashlib.sha256(data).hexdigest() if self.config.store_sha256 else None
-        attributes = self._object_args(content_type, metadata, sha256)
-        conditions: dict[str, str] = {}
-        if if_none_match:
-            conditions["IfNoneMatch"] = if_none_match
-        if if_match:
-            conditions["IfMatch"] = f'"{if_match}"'
+        attributes = self._object_args(options.content_type, options.metadata, sha256)
+        conditions = self._conditions(options)
+        create_only = bool(options.if_none_match)
         direct = self._direct
         if direct is not None:
             headers = {"content-md5": _md5_b64(data)}
@@ -796,8 +785,8 @@ class S3Adapter(IObjectStorageAdapter):
                     headers.update({f"x-amz-meta-{key}": item for key, item in value.items()})
                 else:
                     headers[_HEADER_OF[name]] = value
-            answer = self._direct_call(
-                relative, lambda: direct.put_object(bucket_key, data, headers), conditional_create=bool(if_none_match)
+            answer = self._call(
+                relative, lambda: direct.put_object(bucket_key, data, headers), conditional_create=create_only
             )
             etag = answer.get("etag", "")
         else:
@@ -806,56 +795,28 @@ class S3Adapter(IObjectStorageAdapter):
             response = self._call(
                 relative,
                 lambda: self._client.put_object(**args, **attributes, **conditions),
-                conditional_create=bool(if_none_match),
+                conditional_create=create_only,
             )
             etag = str(response.get("ETag", ""))
         return ObjectInfo(
             key=relative,
             size=len(data),
             etag=etag.strip('"') or None,
-            content_type=content_type,
-            metadata=dict(metadata or {}),
+            content_type=options.content_type,
+            metadata=options.metadata,
             checksum_sha256=sha256,
         )
 
-    def _direct_call(self, key: str | None, send: Callable[[], T], *, conditional_create: bool = False) -> T:
-        """A direct request, as ``_call`` runs an SDK one, tried up to ``max_attempts`` times on throttling and
-        transient failures (what the SDK's own retries do for its requests), timeouts excepted: a server that does
-        not answer is tried again by the retry layer alone, within its deadline."""
-
-        def attempts() -> T:
-            attempt = 1
-            while True:
-                try:
-                    return send()
-                except Exception as exc:
-                    error = translate_error(exc, key=None)
-                    if (
-                        attempt >= self.config.max_attempts
-                        or isinstance(exc, TimeoutError)
-                        or not isinstance(error, TransientError | Throttled)
-                    ):
-                        raise
-                    time.sleep(backoff_delay(attempt, error))
-                    attempt += 1
-
-        return self._call(key, attempts, conditional_create=conditional_create)
-
     def _put_multipart(
-        self,
-        relative: str,
-        bucket_key: str,
-        first: Lease,
-        stream: Any,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        if_none_match: str | None,
-        if_match: str | None,
-        sha256: str | None,
+        self, relative: str, bucket_key: str, first: Lease, stream: Readable, options: WriteOptions, sha256: str | None
     ) -> ObjectInfo:
-        self._check_conditions_early("", relative, if_none_match, if_match)
+        self._check_conditions_early("", relative, options)
         bucket = self.config.bucket
-        create_args = {"Bucket": bucket, "Key": bucket_key, **self._object_args(content_type, metadata, sha256)}
+        create_args = {
+            "Bucket": bucket,
+            "Key": bucket_key,
+            **self._object_args(options.content_type, options.metadata, sha256),
+        }
         upload = self._call(relative, lambda: self._client.create_multipart_upload(**create_args))
         upload_id = upload["UploadId"]
         try:
@@ -865,15 +826,12 @@ class S3Adapter(IObjectStorageAdapter):
                 "Key": bucket_key,
                 "UploadId": upload_id,
                 "MultipartUpload": {"Parts": parts},
+                **self._conditions(options),
             }
-            if if_none_match:
-                complete["IfNoneMatch"] = if_none_match
-            if if_match:
-                complete["IfMatch"] = f'"{if_match}"'
             response = self._call(
                 relative,
                 lambda: self._client.complete_multipart_upload(**complete),
-                conditional_create=bool(if_none_match),
+                conditional_create=bool(options.if_none_match),
             )
         except BaseException:
             self._abort(relative, bucket_key, upload_id)
@@ -882,18 +840,18 @@ class S3Adapter(IObjectStorageAdapter):
             key=relative,
             size=size,
             etag=str(response.get("ETag", "")).strip('"') or None,
-            content_type=content_type,
-            metadata=dict(metadata or {}),
+            content_type=options.content_type,
+            metadata=options.metadata,
             checksum_sha256=sha256,
         )
 
     def _upload_parts(
-        self, relative: str, bucket_key: str, upload_id: str, first: Lease, stream: Any
+        self, relative: str, bucket_key: str, upload_id: str, first: Lease, stream: Readable
     ) -> tuple[list[dict[str, Any]], int]:
         def send(number: int, data: memoryview | bytes) -> dict[str, Any]:
             direct = self._direct
             if direct is not None:
-                answer = self._direct_call(relative, lambda: direct.upload_part(bucket_key, upload_id, number, data))
+                answer = self._call(relative, lambda: direct.upload_part(bucket_key, upload_id, number, data))
                 return {"PartNumber": number, "ETag": answer.get("etag", "")}
             response = self._call(
                 relative,
@@ -908,6 +866,7 @@ class S3Adapter(IObjectStorageAdapter):
             )
             return {"PartNumber": number, "ETag": response["ETag"]}
 
+        # Each part is sent once here (no attempts of our own): resuming at a failed part is the retry layer's.
         sent = upload_in_parts(
             stream,
             first,
@@ -916,7 +875,6 @@ class S3Adapter(IObjectStorageAdapter):
             send=send,
             key=relative,
             max_parts=MAX_PARTS,
-            attempts=self.config.part_attempts,
         )
         return sent.results, sent.size
 

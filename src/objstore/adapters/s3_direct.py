@@ -1,26 +1,27 @@
-"""Direct S3 requests: SigV4-signed PUTs over pooled ``http.client`` connections, without botocore's pipeline.
+"""Direct S3 requests: SigV4-signed requests over pooled ``http.client`` connections, without botocore's pipeline.
 
 botocore spends about 2 ms of CPU on each request (parameter validation, a dozen event hooks, endpoint rules,
 header objects, response parsing). For a large object that is nothing; for a folder of small files it is most
 of the work, and with the GIL it caps a sync at a few hundred objects a second. This module sends the requests
-that carry data (``PutObject``, ``UploadPart``, ``GetObject``) for about a tenth of that; everything else
-(listings, heads, deletes, copies, multipart bookkeeping) stays with botocore.
+that carry data or are made most often (``PutObject``, ``UploadPart``, ``GetObject`` and ``ListObjectsV2``
+pages) for about a tenth of that; the rest (heads, deletes, copies, multipart bookkeeping) stays with botocore.
 
 It serves custom endpoints (S3-compatible stores), where an object's URL is plain: ``endpoint/bucket/key``, or
 ``bucket.endpoint/key`` when virtual-hosted. AWS itself, with its endpoint rules, stays with botocore. What is
-not per-request still comes from botocore: the resolved endpoint and signing region, the credentials (the
-client's own, refreshable, object), the CA bundle. Errors are handed back as ``botocore.exceptions.ClientError``
-with the fields botocore would fill, so ``translate_error`` maps them exactly as it maps the SDK's.
+not per-request still comes from botocore: the resolved endpoint and signing region, the credentials (read
+afresh for each request, so refreshed ones are used), the CA bundle. Each request is sent once: retrying is the
+retry layer's. Errors are handed back as ``botocore.exceptions.ClientError`` with the fields botocore would fill,
+so ``translate_error`` maps them exactly as it maps the SDK's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import http.client
+import select
+import socket
 import ssl
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -32,11 +33,10 @@ import botocore.exceptions
 import botocore.httpsession
 import botocore.parsers
 
-__all__ = ["DirectRequests", "PooledBody", "parse_timestamp"]
+from objstore.adapters.sigv4 import EMPTY_SHA256 as _EMPTY_SHA256
+from objstore.adapters.sigv4 import CredentialSource, SigV4Signer
 
-_ALGORITHM = "AWS4-HMAC-SHA256"
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+__all__ = ["DirectRequests", "PooledBody", "parse_timestamp"]
 
 
 class DirectRequests:
@@ -53,7 +53,7 @@ class DirectRequests:
         host: str,
         path_prefix: str,
         region: str,
-        credentials: Any,
+        credentials: CredentialSource,
         timeout: tuple[float, float],
         pool_size: int,
         ssl_context: ssl.SSLContext | None,
@@ -70,18 +70,26 @@ class DirectRequests:
         self._user_agent = user_agent
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
-        self._signing_keys: dict[tuple[str, str], bytes] = {}
+        self._signer = SigV4Signer(region, "s3")
 
     @classmethod
     def for_client(
-        cls, client: Any, bucket: str, *, virtual_hosted: bool, pool_size: int, user_agent: str
+        cls,
+        client: Any,
+        bucket: str,
+        *,
+        virtual_hosted: bool,
+        pool_size: int,
+        user_agent: str,
+        credentials: CredentialSource | None = None,
     ) -> DirectRequests | None:
         """Direct requests to ``bucket`` at the client's (custom) endpoint, signed as it signs; or None.
 
-        None where this path cannot promise what botocore does: no credentials, a proxy in the way, certificate
-        checks turned off.
+        ``credentials`` are the ones the client signs with, from botocore's public API: the session's
+        ``get_credentials()`` (refreshable; read with ``get_frozen_credentials()`` at each request), or the
+        explicit keys the client was built with. None where this path cannot promise what botocore does: no
+        credentials, a proxy in the way, certificate checks turned off.
         """
-        credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
         if credentials is None:
             return None
         endpoint = urllib.parse.urlsplit(client.meta.endpoint_url)
@@ -218,21 +226,11 @@ class DirectRequests:
     def _exchange(
         self, method: str, path: str, body: bytes | bytearray | memoryview | None, headers: dict[str, str]
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        """Send a request and read the status line and headers, on a pooled connection or a new one."""
-        connection, reused = self._checkout()
+        """Send a request, once, and read the status line and headers, on a pooled connection or a new one."""
+        connection = self._checkout()
         try:
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                return connection, connection.getresponse()
-            except _STALE_CONNECTION:
-                if not reused:
-                    raise
-                # The server closed this idle keep-alive connection before our request reached it: send again on
-                # a new one (what urllib3 does for botocore).
-                connection.close()
-                connection = self._connect()
-                connection.request(method, path, body=body, headers=headers)
-                return connection, connection.getresponse()
+            connection.request(method, path, body=body, headers=headers)
+            return connection, connection.getresponse()
         except BaseException:
             connection.close()
             raise
@@ -253,11 +251,20 @@ class DirectRequests:
         else:
             self._checkin(connection)
 
-    def _checkout(self) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        return self._connect(), False
+    def _checkout(self) -> http.client.HTTPConnection:
+        """An idle connection the server has not closed meanwhile (checked as urllib3 checks), else a new one.
+
+        Checked before use rather than sent again after a failure: a request is never sent twice from here.
+        """
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                connection = self._idle.pop()
+            if not _dropped(connection.sock):
+                return connection
+            connection.close()
+        return self._connect()
 
     def _checkin(self, connection: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -281,40 +288,15 @@ class DirectRequests:
     # --- SigV4 ------------------------------------------------------------------------------------------------
 
     def _sign(self, method: str, path: str, query: str, headers: dict[str, str], payload_hash: str) -> dict[str, str]:
-        """Sign with AWS Signature Version 4 (header form), as S3 expects: the path is sent encoded once.
+        """The headers to send, signed with SigV4 as S3 expects (see :mod:`objstore.adapters.sigv4`).
 
-        ``query`` is already canonical: its parameters sorted by name, names and values URI-encoded.
+        ``path`` is sent as given (encoded once); ``query`` is already canonical: its parameters sorted by name,
+        names and values URI-encoded. The credentials are read afresh for each request (they may be refreshed).
         """
-        frozen = self._credentials.get_frozen_credentials()
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        day = amz_date[:8]
         headers["host"] = self._host
-        headers["x-amz-date"] = amz_date
-        headers["x-amz-content-sha256"] = payload_hash
-        if frozen.token:
-            headers["x-amz-security-token"] = frozen.token
-        names = sorted(headers)
-        canonical_headers = "".join(f"{name}:{' '.join(str(headers[name]).split())}\n" for name in names)
-        signed_names = ";".join(names)
-        canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed_names}\n{payload_hash}"
-        scope = f"{day}/{self._region}/s3/aws4_request"
-        to_sign = f"{_ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.new(self._signing_key(frozen.secret_key, day), to_sign.encode(), hashlib.sha256).hexdigest()
-        headers["authorization"] = (
-            f"{_ALGORITHM} Credential={frozen.access_key}/{scope}, SignedHeaders={signed_names}, Signature={signature}"
-        )
-        return headers
-
-    def _signing_key(self, secret: str, day: str) -> bytes:
-        cached = self._signing_keys.get((secret, day))
-        if cached is None:
-            cached = hmac.new(f"AWS4{secret}".encode(), day.encode(), hashlib.sha256).digest()
-            for part in (self._region, "s3", "aws4_request"):
-                cached = hmac.new(cached, part.encode(), hashlib.sha256).digest()
-            if len(self._signing_keys) > 8:  # keys rotate (refreshing credentials) and days pass
-                self._signing_keys.clear()
-            self._signing_keys[(secret, day)] = cached
-        return cached
+        return self._signer.sign(
+            method, path, query, headers, payload_hash, self._credentials.get_frozen_credentials()
+        ).headers
 
 
 class PooledBody:
@@ -364,6 +346,21 @@ def parse_timestamp(value: Any) -> datetime:
         else:
             return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
     return botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)  # type: ignore[no-any-return]
+
+
+def _dropped(sock: socket.socket | None) -> bool:
+    """Whether an idle keep-alive connection was closed by the server: its socket reads (an end of file, or bytes
+    no request asked for), or is gone."""
+    if sock is None:
+        return True
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _encode(value: str) -> str:

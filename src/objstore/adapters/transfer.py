@@ -8,25 +8,27 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, Generic, Protocol, TypeVar
 
-from objstore.domain.backoff import backoff_delay
 from objstore.domain.buffers import BufferPool, Lease, shared_pool
 from objstore.domain.errors import ConfigurationError, IntegrityError, ObjectStorageError, TransientError
 from objstore.domain.streams import CHUNK_SIZE, iter_chunks
 
 __all__ = [
     "ChunkIteratorReader",
+    "PartRetrier",
     "PrefixedStream",
     "UploadedParts",
     "VerifyingReader",
     "prehash_sha256",
     "read_exactly",
     "read_first",
+    "retrying_parts",
     "upload_in_parts",
 ]
 
@@ -251,6 +253,37 @@ class UploadedParts(Generic[T]):
     sha256: str | None
 
 
+class PartRetrier(Protocol):
+    """What sends a failed part again: the retry layer's policy (its attempts, and its deadline counted from the
+    part's first try, since a large upload makes progress part by part)."""
+
+    def __call__(self, send: Callable[[], T], /) -> T:
+        """Run ``send`` (one try of one part), trying it again on retryable errors as the policy allows."""
+
+
+_part_retrier: ContextVar[PartRetrier | None] = ContextVar("objstore_part_retrier", default=None)
+
+
+@contextmanager
+def retrying_parts(retrier: PartRetrier) -> Iterator[None]:
+    """Let :func:`upload_in_parts` send failed parts again with ``retrier`` while the context is open.
+
+    The retry layer opens it around each write it runs, so the layer alone decides how often a part is tried
+    (its attempts, its deadline, its counters). Without one a failed part fails the upload.
+    """
+    token = _part_retrier.set(retrier)
+    try:
+        yield
+    finally:
+        _part_retrier.reset(token)
+
+
+class _PartAbandoned(TransientError):
+    """A part not sent because another part had failed: the other part's error is the one to report."""
+
+    default_retryable = False
+
+
 def upload_in_parts(
     stream: IO[bytes] | Any,
     first: bytes | bytearray | Lease,
@@ -262,9 +295,9 @@ def upload_in_parts(
     max_parts: int = 10_000,
     hash_content: bool = False,
     as_bytes: bool = False,
-    attempts: int = 1,
-    sleep: Callable[[float], None] = time.sleep,
     pool: BufferPool | None = None,
+    attempts: int | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> UploadedParts[T]:
     """Send a stream as numbered parts (from 1), ``concurrency`` at a time, in bounded memory.
 
@@ -276,10 +309,14 @@ def upload_in_parts(
     pool cannot deadlock. Part sizes double every ``max_parts // 10`` parts, so a stream of unknown length still
     fits in ``max_parts``. On the first failure no new part is started and the failure is raised once the parts
     in flight end; the caller aborts the upload. ``send`` gets a view of the part, valid during the call (or,
-    with ``as_bytes``, a copy as ``bytes`` for SDKs that need them). A part whose send fails with a retryable
-    error is sent again, alone, up to ``attempts`` tries in all (its bytes are still in memory), with
-    full-jitter backoff: the upload resumes at the failed part.
+    with ``as_bytes``, a copy as ``bytes`` for SDKs that need them). Under a retry layer (see
+    :func:`retrying_parts`) a part whose send fails with a retryable error is sent again, alone, as the layer's
+    policy allows (its bytes are still in memory): the upload resumes at the failed part. Without one, a failed
+    part fails the upload. ``attempts`` and ``sleep`` (the per-part retries this function used to run itself)
+    are accepted and ignored until every adapter stops passing them.
     """
+    del attempts, sleep  # legacy: the retry layer owns part retries now
+    retrier = _part_retrier.get()  # read here: the parts run on other threads, which do not see the context
     pool = pool or shared_pool()
     slots = threading.BoundedSemaphore(concurrency)
     failed = threading.Event()
@@ -290,17 +327,13 @@ def upload_in_parts(
         try:
             view = lease.view()
             data = bytes(view) if as_bytes else view
-            tried = 0
-            while True:
+
+            def send_once() -> T:
                 if failed.is_set():
-                    raise TransientError("the upload was abandoned after another part failed", key=key)
-                tried += 1
-                try:
-                    return send(number, data)
-                except ObjectStorageError as exc:
-                    if not exc.retryable or tried >= attempts:
-                        raise
-                    sleep(backoff_delay(tried, exc))
+                    raise _PartAbandoned("the upload was abandoned after another part failed", key=key)
+                return send(number, data)
+
+            return retrier(send_once) if retrier is not None else send_once()
         except BaseException:
             failed.set()
             raise
@@ -351,13 +384,20 @@ def upload_in_parts(
     finally:
         if carry is not None:
             carry.release()
-    for future in futures.values():
-        error = future.exception()
-        if error is not None:
-            raise error
+    _raise_first_failure(futures.values())
     return UploadedParts(
         [futures[n].result() for n in sorted(futures)], size, digest.hexdigest() if digest is not None else None
     )
+
+
+def _raise_first_failure(futures: Iterable[Future[Any]]) -> None:
+    """Raise the first part's failure, in part order, preferring a real one to a part abandoned because of it."""
+    errors = [error for error in (future.exception() for future in futures) if error is not None]
+    for error in errors:
+        if not isinstance(error, _PartAbandoned):
+            raise error
+    if errors:
+        raise errors[0]
 
 
 def _next_part(stream: Any, carry: Lease | None, size: int, pool: BufferPool) -> tuple[Lease, Lease | None]:

@@ -41,6 +41,9 @@ class ObjectStorageError(Exception):
         status: The provider's HTTP status, where there is one.
         retryable: Whether trying the same call again may succeed.
         retry_after: Seconds the provider asked us to wait before retrying, if it said.
+        attempts: Tries made of the failing call (more than one when the retry layer tried it again).
+        retries_exhausted: The retry layer gave up on this retryable error: it ran out of tries or of time. A
+            caller should not retry it again at once (the layer already did, as far as its policy allows).
     """
 
     default_retryable: ClassVar[bool] = False
@@ -56,6 +59,8 @@ class ObjectStorageError(Exception):
         status: int | None = None,
         retryable: bool | None = None,
         retry_after: float | None = None,
+        attempts: int = 1,
+        retries_exhausted: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -66,6 +71,14 @@ class ObjectStorageError(Exception):
         self.status = status
         self.retryable = self.default_retryable if retryable is None else retryable
         self.retry_after = retry_after
+        self.attempts = attempts
+        self.retries_exhausted = retries_exhausted
+
+    def mark_exhausted(self, attempts: int) -> ObjectStorageError:
+        """Mark the error as one the retry layer gave up on after ``attempts`` tries, and return it."""
+        self.attempts = attempts
+        self.retries_exhausted = True
+        return self
 
     def _context(self) -> dict[str, Any]:
         return {
@@ -76,6 +89,8 @@ class ObjectStorageError(Exception):
             "status": self.status,
             "retryable": self.retryable,
             "retry_after": self.retry_after,
+            "attempts": self.attempts,
+            "retries_exhausted": self.retries_exhausted,
         }
 
     def with_context(self, **context: Any) -> ObjectStorageError:
@@ -96,6 +111,8 @@ class ObjectStorageError(Exception):
         text = f"{self.message} [{' '.join(where)}]" if where else self.message
         if self.request_id:
             text += f" (request id {self.request_id})"
+        if self.retries_exhausted:
+            text += f" (gave up after {self.attempts} {'try' if self.attempts == 1 else 'tries'})"
         return text
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from functools import cached_property
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from objstore.domain.errors import ConfigurationError, InvalidKey, ObjectStorageError
+from objstore.domain.errors import InvalidKey, ObjectStorageError
 from objstore.domain.keys import join_key, normalize_prefix, validate_content_type, validate_metadata
 from objstore.domain.models import Capabilities, DeleteResult, ListOptions, ObjectInfo, ReadOptions, WriteOptions
-from objstore.domain.sync.engine import LocalSide, Progress, StoreSide, SyncOptions, SyncReport, run_sync
-from objstore.domain.sync.local import Filters, LocalFolder
-from objstore.domain.sync.state import LEGACY_FOLDER, SyncState, migrate_in_tree_state, state_path_for
 from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain, Readable, derived, unwrap
+
+if TYPE_CHECKING:  # the sync application depends on the domain, not the reverse: push and pull import it late
+    from objstore.sync.report import Progress, SyncReport
 
 __all__ = ["ObjectStorageService"]
 
@@ -197,6 +195,8 @@ class ObjectStorageService(IObjectStorageDomain):
         self.adapter.close()
 
     # --- sync ---------------------------------------------------------------------------------------------
+    # Thin entry points into the sync application (objstore.sync), imported when called: the domain does not
+    # depend on it.
 
     def push(
         self,
@@ -222,12 +222,16 @@ class ObjectStorageService(IObjectStorageDomain):
         Remote changes made since the last sync are kept and reported as conflicts unless ``force``. See
         docs/sync.md for the whole semantics.
         """
+        from objstore.sync.api import sync_folder
+        from objstore.sync.local import Filters
+        from objstore.sync.report import SyncOptions
+
         options = SyncOptions(
             delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
         )
         filters = Filters.of(include, exclude, rules)
-        return self._local_sync(
-            "push", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded, state_dir
+        return sync_folder(
+            self, "push", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded, state_dir
         )
 
     def pull(
@@ -253,67 +257,17 @@ class ObjectStorageService(IObjectStorageDomain):
 
         Local changes made since the last sync are kept and reported as conflicts unless ``force``.
         """
+        from objstore.sync.api import sync_folder
+        from objstore.sync.local import Filters
+        from objstore.sync.report import SyncOptions
+
         options = SyncOptions(
             delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
         )
         filters = Filters.of(include, exclude, rules)
-        return self._local_sync(
-            "pull", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded, state_dir
+        return sync_folder(
+            self, "pull", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded, state_dir
         )
-
-    def _local_sync(
-        self,
-        direction: str,
-        local_dir: str | os.PathLike[str],
-        prefix: str,
-        options: SyncOptions,
-        filters: Filters,
-        follow_symlinks: bool,
-        progress: Progress | None,
-        delete_excluded: bool,
-        state_dir: str | os.PathLike[str] | None,
-    ) -> SyncReport:
-        root = Path(local_dir).expanduser().resolve()
-        if direction == "pull" and not options.dry_run:
-            root.mkdir(parents=True, exist_ok=True)
-        elif direction == "push" and not root.is_dir():
-            raise ConfigurationError(f"the folder to push, {str(root)!r}, does not exist")
-        # --delete-excluded: the destination is seen unfiltered, so what the filters leave out is deleted there.
-        everything = Filters()
-        local_filters = everything if (delete_excluded and direction == "pull") else filters
-        remote_filters = everything if (delete_excluded and direction == "push") else filters
-        folder = LocalFolder(root, local_filters, follow_symlinks, writable=direction == "pull")
-        local, remote = LocalSide(folder), StoreSide(self, prefix, remote_filters)
-        # One state per (folder, store folder), in the state directory: never inside the synced folder.
-        where = normalize_prefix(prefix)
-        path = state_path_for(f"local:{root}|{self.store_identity}|{where}", state_dir)
-        legacy_name = hashlib.sha256(f"{self.store_identity}|{where}".encode()).hexdigest()[:24] + ".sqlite"
-        if not options.dry_run:
-            path = migrate_in_tree_state(root, legacy_name, path) or path
-        elif not path.exists() and (root / LEGACY_FOLDER / "sync" / legacy_name).is_file():
-            path = root / LEGACY_FOLDER / "sync" / legacy_name  # read in place: a dry run moves nothing
-        if direction == "pull" and not options.dry_run:
-            folder.check_writable()
-        state = SyncState(path, read_only=options.dry_run)
-        excluded = (lambda key: not filters.allows(key)) if delete_excluded else None
-        try:
-            if direction == "push":
-                return run_sync(local, remote, state, options, progress=progress, excluded=excluded)
-            return run_sync(
-                remote,
-                local,
-                state,
-                options,
-                swap_state=True,
-                progress=progress,
-                copy_label="download",
-                excluded=excluded,
-            )
-        except BaseException:
-            state.discard_if_unused()  # a sync that could not start leaves no trace
-            raise
-        finally:
-            state.close()
 
     # --- helpers --------------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeVar
 
-from objstore.domain.buffers import BufferPool, shared_pool
+from objstore.domain.buffers import BufferPool, Lease, shared_pool
 
 __all__ = [
     "CHUNK_SIZE",
@@ -166,51 +166,74 @@ def copy_stream(
     if not following:
         return len(head)
     write(memoryview(following))
-    readinto = getattr(source, "readinto", None)
+    lease = (pool or shared_pool()).lease(chunk_size * depth)
+    try:
+        return len(head) + len(following) + _OverlappedCopy(source, lease, chunk_size, depth).run(write)
+    finally:
+        lease.release()
 
-    def fill(buffer: memoryview) -> int:
-        if readinto is not None:
-            return int(readinto(buffer) or 0)
-        data = source.read(len(buffer))
+
+class _OverlappedCopy:
+    """The two threads of :func:`copy_stream`: a reader filling reused buffers, the caller's thread writing them."""
+
+    def __init__(self, source: IO[bytes] | Any, lease: Lease, chunk_size: int, depth: int) -> None:
+        self._source = source
+        self._readinto = getattr(source, "readinto", None)
+        self._whole = memoryview(lease.buffer)
+        self._free = [self._whole[index * chunk_size : (index + 1) * chunk_size] for index in range(depth)]
+        self._filled: list[tuple[memoryview, int] | BaseException | None] = []
+        self._condition = threading.Condition()
+        self._stop = False
+
+    def run(self, write: Callable[[memoryview], object]) -> int:
+        thread = threading.Thread(target=self._read, name="objstore-copy", daemon=True)
+        thread.start()
+        try:
+            return self._write(write)
+        finally:
+            with self._condition:
+                self._stop = True
+                self._condition.notify_all()
+            thread.join()
+            self._free.clear()
+            self._whole.release()
+
+    def _fill(self, buffer: memoryview) -> int:
+        if self._readinto is not None:
+            return int(self._readinto(buffer) or 0)
+        data = self._source.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
-    lease = (pool or shared_pool()).lease(chunk_size * depth)
-    whole = memoryview(lease.buffer)
-    free = [whole[index * chunk_size : (index + 1) * chunk_size] for index in range(depth)]
-    filled: list[tuple[memoryview, int] | BaseException | None] = []
-    condition = threading.Condition()
-    stop = False
-
-    def reader() -> None:
+    def _read(self) -> None:
+        condition = self._condition
         try:
             while True:
                 with condition:
-                    while not free and not stop:
+                    while not self._free and not self._stop:
                         condition.wait()
-                    if stop:
+                    if self._stop:
                         return
-                    buffer = free.pop()
-                count = fill(buffer)
+                    buffer = self._free.pop()
+                count = self._fill(buffer)
                 with condition:
-                    filled.append((buffer, count) if count else None)
+                    self._filled.append((buffer, count) if count else None)
                     condition.notify_all()
                 if not count:
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the writing thread, which raises it
             with condition:
-                filled.append(exc)
+                self._filled.append(exc)
                 condition.notify_all()
 
-    thread = threading.Thread(target=reader, name="objstore-copy", daemon=True)
-    thread.start()
-    total = len(head) + len(following)
-    try:
+    def _write(self, write: Callable[[memoryview], object]) -> int:
+        condition = self._condition
+        total = 0
         while True:
             with condition:
-                while not filled:
+                while not self._filled:
                     condition.wait()
-                item = filled.pop(0)
+                item = self._filled.pop(0)
             if item is None:
                 return total
             if isinstance(item, BaseException):
@@ -219,15 +242,8 @@ def copy_stream(
             write(buffer[:count])
             total += count
             with condition:
-                free.append(buffer)
+                self._free.append(buffer)
                 condition.notify_all()
-    finally:
-        with condition:
-            stop = True
-            condition.notify_all()
-        thread.join()
-        whole.release()
-        lease.release()
 
 
 def is_seekable(stream: Any) -> bool:

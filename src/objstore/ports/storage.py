@@ -19,9 +19,11 @@ ignored); ``key`` is relative to that folder and may itself contain ``/``.
 from __future__ import annotations
 
 import hashlib
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, BinaryIO, ClassVar, Protocol, TypeVar
 
@@ -457,9 +459,11 @@ class SeedAdapter(IObjectStorageAdapter):
 
     Implement ``get_object``, ``put_object``, ``delete_object`` and ``list_objects`` (a folder's immediate
     children: keys, and sub-prefixes ending in ``/``). Heads, ranges and listings are derived by reading whole
-    objects and walking folders, so they cost what the four calls cost; the capabilities say so
-    (``whole_object_transfers``, no conditional puts, no user metadata), and the service and the conformance
-    suite hold the store to just that.
+    objects and walking folders, so they cost what the four calls cost (a listing reads each object it lists, to
+    give its size and etag); the capabilities say so (``whole_object_transfers``, no conditional puts, no user
+    metadata), and the service and the conformance suite hold the store to just that. The four calls know no
+    times: an object's ``last_modified`` is the time this adapter wrote the content it now holds, and ``None``
+    for content written elsewhere (another process, or before this adapter was made).
     """
 
     _own_conveniences = frozenset({"get_object", "put_object", "delete_object", "list_objects"})
@@ -491,32 +495,53 @@ class SeedAdapter(IObjectStorageAdapter):
             yield OpenedObject(self._describe(join_key(prefix, key), data), reader)  # type: ignore[arg-type]
 
     def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
+
         full = join_key(prefix, key)
         if options.conditional:
             raise NotSupported(f"the {self.name} store has no conditional writes", key=full)
-        chunks = []
+        # A BytesIO grows in place and hands over its buffer as bytes without a copy: the content is held once.
+        buffer = io.BytesIO()
         while chunk := stream.read(1024 * 1024):
-            chunks.append(chunk)
-        data = b"".join(chunks)
+            buffer.write(chunk)
+        data = buffer.getvalue()
+        del buffer
         self.put_object(prefix, key, data)
-        return self._describe(full, data)
+        info = ObjectInfo(
+            key=full,
+            size=len(data),
+            etag=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            last_modified=datetime.now(timezone.utc),
+        )
+        self._written()[full] = info
+        return info
 
     def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
-        entries = sorted(self.list_objects(prefix))
-        for entry in entries:
+        for entry in sorted(self.list_objects(prefix)):
             if entry.endswith("/"):
                 if options.recursive:
                     yield from self.scan_objects(entry.rstrip("/"), options)
                 else:
                     yield ObjectInfo(key=entry, is_prefix=True)
-            else:
-                yield ObjectInfo(key=entry)
+                continue
+            try:
+                data = self.get_object("", entry)
+            except ObjectNotFound:
+                continue  # deleted since the folder was listed
+            yield self._describe(entry, data)
 
-    @staticmethod
-    def _describe(full: str, data: bytes) -> ObjectInfo:
-        return ObjectInfo(
-            key=full, size=len(data), etag=hashlib.md5(data, usedforsecurity=False).hexdigest(), last_modified=None
-        )
+    def _written(self) -> dict[str, ObjectInfo]:
+        """What this adapter wrote, by key (made on first use: a seed store's ``__init__`` need not call super)."""
+        written: dict[str, ObjectInfo] | None = self.__dict__.get("_seed_written")
+        if written is None:
+            written = self.__dict__.setdefault("_seed_written", {})
+        return written
+
+    def _describe(self, full: str, data: bytes) -> ObjectInfo:
+        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        known = self._written().get(full)
+        if known is not None and known.etag == etag and known.size == len(data):
+            return known  # the content this adapter wrote: its time is known
+        return ObjectInfo(key=full, size=len(data), etag=etag, last_modified=None)
 
 
 class ForwardingAdapter(IObjectStorageAdapter):

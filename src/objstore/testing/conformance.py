@@ -579,7 +579,7 @@ class ObjectStoreConformance:
 
     def test_put_stream_rejects_non_streams(self, store: ObjectStorageService) -> None:
         with pytest.raises(TypeError):
-            store.put_object_stream("s", "k", b"bytes are not a stream")
+            store.put_object_stream("s", "k", b"bytes are not a stream")  # type: ignore[arg-type]
         assert not store.exists("s", "k")
 
     def test_failing_source_stream_leaves_no_object(self, store: ObjectStorageService) -> None:
@@ -603,6 +603,8 @@ class ObjectStoreConformance:
 
     def test_large_stream_in_bounded_memory(self, store: ObjectStorageService) -> None:
         """A 256 MiB streamed put and get never holds more than 32 MiB of Python heap beyond what stays stored."""
+        if store.capabilities.whole_object_transfers:
+            pytest.skip(f"the {store.adapter.name} store declares whole_object_transfers: it holds whole objects")
         source = PatternStream(LARGE_OBJECT_BYTES, seed=4)
         put_overhead = _measure_heap(lambda: store.put_object_stream("big", "blob.bin", source))
         digest = hashlib.sha256()

@@ -1,7 +1,9 @@
 """Layers: wrapper adapters that add retries, fault injection, logging and a concurrency limit to any store.
 
-Stacked by the factory, from the outside in: logging (one line per call as the application made it), retry,
+Stacked by the factory, from the outside in: logging (one line per store operation, before any retry), retry,
 fault injection (so injected faults are retried as real ones), the concurrency limit, then the store.
+Each layer implements every primitive of the port itself (``PRIMITIVES``; a test holds them to it), and the
+derived calls run above them all, so no call slips past a layer.
 Imported lazily: only the retry layer needs tenacity.
 """
 

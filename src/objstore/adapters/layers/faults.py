@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from objstore.domain.errors import ConfigurationError, CredentialsExpired, ObjectStorageError, Throttled, TransientError
-from objstore.domain.models import DeleteResult, ObjectInfo
-from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter, stream_etag, tag_stream
+from objstore.domain.models import DeleteResult, ListOptions, ObjectInfo, OpenedObject, ReadOptions, WriteOptions
+from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter, Readable
 
 __all__ = ["FaultInjectingAdapter", "FaultSpec", "FaultStats"]
 
@@ -106,8 +106,13 @@ class _CutStream:
     def read(self, n: int = -1) -> bytes:
         if self._left <= 0:
             raise TransientError("injected fault: the transfer was cut off", key=self._key)
-        want = self._left if n is None or n < 0 else min(n, self._left)
-        data: bytes = self._stream.read(want)
+        if n is None or n < 0:  # the rest: what comes before the cut is lost with it, as on a dropped connection
+            data: bytes = self._stream.read(self._left)
+            self._left -= len(data)
+            if self._left <= 0 and self._stream.read(1):
+                raise TransientError("injected fault: the transfer was cut off", key=self._key)
+            return data
+        data = self._stream.read(min(n, self._left))
         self._left -= len(data)
         return data
 
@@ -176,75 +181,38 @@ class FaultInjectingAdapter(LayerAdapter):
         self._maybe_fail(key)
         return self.inner.head_object(prefix, key)
 
-    def get_object(self, prefix: str, key: str) -> bytes:
-        with self.get_object_stream(prefix, key) as stream:
-            return stream.read()
-
     @contextmanager
-    def get_object_stream(
-        self, prefix: str, key: str, start: int | None = None, end: int | None = None
-    ) -> Generator[BinaryIO, None, None]:
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
         self._maybe_fail(key)
-        with self.inner.get_object_stream(prefix, key, start, end) as stream:
-            if self._cut_now():
-                # The cut stream reads the same version: it keeps the store's tag (see tag_stream).
-                yield tag_stream(_CutStream(stream, self.spec.cut_after, key), stream_etag(stream))  # type: ignore[misc]
+        with self.inner.open_object(prefix, key, options) as opened:
+            if self._cut_now():  # the cut stream reads the same version: the read keeps its info
+                yield OpenedObject(opened.info, cast(BinaryIO, _CutStream(opened.stream, self.spec.cut_after, key)))
             else:
-                yield stream
+                yield opened
 
-    def put_object(self, prefix: str, key: str, content: bytes | bytearray | memoryview, **options: Any) -> None:
-        self._maybe_fail(key)
-        if self._cut_now():
-            raise TransientError("injected fault: the upload was cut off", key=key)
-        self.inner.put_object(prefix, key, content, **options)
-
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: IO[bytes] | BinaryIO | Any,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         self._maybe_fail(key)
         if self._cut_now():
             stream.read(self.spec.cut_after)  # part of the source is consumed, as by a real dropped upload
             raise TransientError("injected fault: the upload was cut off", key=key)
-        return self.inner.put_object_stream(
-            prefix,
-            key,
-            stream,
-            content_type=content_type,
-            metadata=metadata,
-            if_none_match=if_none_match,
-            if_match=if_match,
-        )
+        return self.inner.write_object(prefix, key, stream, options)
 
     def delete_object(self, prefix: str, key: str) -> None:
         self._maybe_fail(key)
         self.inner.delete_object(prefix, key)
 
-    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
-        self._maybe_fail(None)
-        return self.inner.delete_objects(prefix, keys)
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
+        self._maybe_fail(prefix or None)
+        return self.inner.scan_objects(prefix, options)
 
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
         self._maybe_fail(src_key)
         self.inner.copy_object(src_prefix, src_key, dst_prefix, dst_key)
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
-        self._maybe_fail(prefix or None)
-        return self.inner.iter_objects(prefix, recursive, page_size=page_size)
+    def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
+        self._maybe_fail(None)
+        return self.inner.delete_objects(prefix, keys)
 
-    def list_objects(self, prefix: str) -> list[str]:
-        self._maybe_fail(prefix or None)
-        return self.inner.list_objects(prefix)
-
-    def exists(self, prefix: str, key: str) -> bool:
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
         self._maybe_fail(key)
-        return self.inner.exists(prefix, key)
+        return self.inner.presign_url(prefix, key, expires_in=expires_in, method=method)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import random
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import tenacity
 
+from objstore.adapters.transfer import retrying_parts
 from objstore.domain.backoff import backoff_delay
 from objstore.domain.errors import (
+    IntegrityError,
     ObjectAlreadyExists,
     ObjectNotFound,
     ObjectStorageError,
@@ -23,9 +26,9 @@ from objstore.domain.errors import (
     Throttled,
     TransientError,
 )
-from objstore.domain.models import DeleteResult, ObjectInfo
-from objstore.domain.streams import is_seekable
-from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter, stream_etag
+from objstore.domain.models import DeleteResult, ListOptions, ObjectInfo, OpenedObject, ReadOptions, WriteOptions
+from objstore.domain.streams import CHUNK_SIZE, is_seekable, resolve_range
+from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter, Readable
 
 __all__ = ["RetryPolicy", "RetryStats", "RetryingAdapter"]
 
@@ -40,8 +43,9 @@ class RetryPolicy:
         attempts: Tries in all, the first included.
         deadline: Seconds after the first try when no new try starts: a try that would start (after its backoff)
             at or past the deadline is not made. With every store's timeouts, an operation therefore ends within
-            the deadline plus one timeout. For listings and reads, which may rightly run longer than the deadline,
-            it counts from the last progress (an entry or bytes delivered) instead of the first try.
+            the deadline plus one timeout. For operations that make progress and may rightly run longer than the
+            deadline (listings, reads, the parts of a large upload), it counts from the last progress (an entry or
+            bytes delivered, a part's first try) instead of the first try.
         base: The backoff's first step (seconds); each wait is random in [0, min(max_wait, base * 2**n)].
         max_wait: The longest single wait.
     """
@@ -64,23 +68,31 @@ class RetryStats:
 
 
 def _retryable(error: BaseException) -> bool:
-    return isinstance(error, ObjectStorageError) and error.retryable
+    """Worth another try: marked retryable, and not already given up on (by a layer or part retry below)."""
+    return isinstance(error, ObjectStorageError) and error.retryable and not error.retries_exhausted
 
 
 class RetryingAdapter(LayerAdapter):
     """Wraps any adapter and retries the failures marked retryable, where retrying is safe.
 
-    - Reads, listings, heads, copies and unconditional puts are retried on any retryable error
+    - Heads, copies, unconditional puts, presigns and batch deletes are retried on any retryable error
       (throttling, 5xx, timeouts, resets, expired credentials the store renews, integrity errors in transit).
     - A conditional put (create-only, if-match) is retried too: the precondition stops it from overwriting
       anyone's change, and if a retry fails on the effect of an earlier try that did land (the object now holds
       exactly our content), the put succeeded.
-    - A streamed put is retried only if its source can seek back to where it started.
-    - A read that fails part-way resumes where it stopped, on the same version of the object.
-    - A delete retried after it did take effect is not reported as "not found".
+    - A streamed put is retried whole only if its source can seek back to where it started. The parts of a
+      large upload (S3 multipart, Azure blocks) are sent again alone, from memory, with this layer's policy:
+      the adapters retry no part themselves (see :func:`objstore.adapters.transfer.retrying_parts`).
+    - A read that fails part-way resumes at the byte it reached, on the version the read began with (the etag
+      ``open_object`` returned; no HEAD is asked). If the object was replaced meanwhile, the read fails with
+      ``TransientError`` rather than mixing versions.
+    - A listing that fails part-way restarts and skips what it already gave (listings are in key order).
+    - A delete retried after it did take effect is not reported as "not found"; a batch delete sends again the
+      keys that failed retryably.
 
     Waits follow full-jitter exponential backoff, never shorter than the store's Retry-After, and stop at the
-    policy's attempts or deadline, whichever comes first; no try starts at or after the deadline.
+    policy's attempts or deadline, whichever comes first; no try starts at or after the deadline. An error the
+    layer gave up on is marked (``retries_exhausted``, ``attempts``), and no layer above retries it again.
     """
 
     def __init__(
@@ -99,10 +111,9 @@ class RetryingAdapter(LayerAdapter):
         self._clock = clock
         self._random = random.Random(seed)
         self.name = inner.name
-        # Whether the store records on its read streams the version they read (then no HEAD pins it first).
-        self._streams_tagged = False
         self._controllers: dict[Callable[[BaseException], bool], tenacity.Retrying] = {}
         self._busy = threading.local()
+        self._parts = _PartRetrier(self)
 
     def __repr__(self) -> str:
         return f"RetryingAdapter({self.inner!r})"
@@ -110,17 +121,21 @@ class RetryingAdapter(LayerAdapter):
     def counters(self) -> dict[str, int]:
         return {"retries": self.stats.retries, "retries_exhausted": self.stats.gave_up}
 
+    # --- the mechanism for calls that make no progress: tenacity, one deadline from the first try -----------
+
     def _wait(self, state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
-        return backoff_delay(
-            state.attempt_number, error, base=self.policy.base, max_wait=self.policy.max_wait, rng=self._random
-        )
+        return self._delay(state.attempt_number, error)
+
+    def _delay(self, failures: int, error: BaseException | None) -> float:
+        """The wait after ``failures`` failed tries in a row, the last one failing with ``error``."""
+        return backoff_delay(failures, error, base=self.policy.base, max_wait=self.policy.max_wait, rng=self._random)
 
     def _retrying(self, when: Callable[[BaseException], bool]) -> tenacity.Retrying:
         """One tenacity controller per predicate, built once: building it costs more than a small request.
 
         tenacity keeps a call's state per thread, so threads share it; a call nested inside another in the same
-        thread (none does today) gets a controller of its own.
+        thread gets a controller of its own.
         """
         cached = self._controllers.get(when)
         if cached is not None and not getattr(self._busy, "on", False):
@@ -155,50 +170,46 @@ class RetryingAdapter(LayerAdapter):
         deadline_at: float | None = None,
     ) -> T:
         """Run ``operation`` with retries, starting no try at or after ``deadline_at`` (a ``clock`` time; by
-        default the policy's deadline from now)."""
+        default the policy's deadline from now). An error given up on is marked with the tries made."""
         retrying = self._retrying(when)
         nested = getattr(self._busy, "on", False)
         outer_deadline = getattr(self._busy, "deadline_at", None)
         self._busy.on = True
         self._busy.deadline_at = self._clock() + self.policy.deadline if deadline_at is None else deadline_at
+        tries = 0
+
+        def attempt() -> T:
+            nonlocal tries
+            tries += 1
+            return operation()
+
         try:
-            return retrying(operation)
+            return retrying(attempt)
         except ObjectStorageError as exc:
             if when(exc):
                 self.stats.add("gave_up")
+                exc.mark_exhausted(tries)
+            elif tries > 1 and not exc.retries_exhausted:
+                exc.attempts = tries
             raise
         finally:
             self._busy.on = nested
             self._busy.deadline_at = outer_deadline
 
-    # --- reads ----------------------------------------------------------------------------------------------
+    # --- the primitives -------------------------------------------------------------------------------------
 
     def head_object(self, prefix: str, key: str) -> ObjectInfo:
         return self._run(lambda: self.inner.head_object(prefix, key))
 
-    def exists(self, prefix: str, key: str) -> bool:
-        return self._run(lambda: self.inner.exists(prefix, key))
-
-    def list_objects(self, prefix: str) -> list[str]:
-        return self._run(lambda: self.inner.list_objects(prefix))
-
-    def get_object(self, prefix: str, key: str) -> bytes:
-        with self.get_object_stream(prefix, key) as stream:
-            return stream.read()
-
     @contextmanager
-    def get_object_stream(
-        self, prefix: str, key: str, start: int | None = None, end: int | None = None
-    ) -> Generator[BinaryIO, None, None]:
-        with ExitStack() as stack:
-            opened = self._run(lambda: self._open(stack, prefix, key, start, end))
-            reader = _ResumingReader(self, stack, prefix, key, start, end, opened)
-            with io.BufferedReader(reader, buffer_size=1024 * 1024) as buffered:
-                yield buffered
+    def open_object(self, prefix: str, key: str, options: ReadOptions) -> Generator[OpenedObject, None, None]:
+        reader = _ResumingReader(self, prefix, key, options)
+        with reader:  # closes the store's stream, even if the buffered reader is never made
+            info = reader.open()
+            with io.BufferedReader(reader, buffer_size=CHUNK_SIZE) as buffered:
+                yield OpenedObject(info, buffered)
 
-    def iter_objects(
-        self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None
-    ) -> Iterator[ObjectInfo]:
+    def scan_objects(self, prefix: str, options: ListOptions) -> Iterator[ObjectInfo]:
         """Restarts a listing that failed part-way and skips what it already gave (listings are in key order).
 
         Attempts and deadline count from the last entry given (a listing may rightly take longer than the
@@ -208,7 +219,7 @@ class RetryingAdapter(LayerAdapter):
         patience = _Patience(self)
         while True:
             try:
-                for info in self.inner.iter_objects(prefix, recursive, page_size=page_size):
+                for info in self.inner.scan_objects(prefix, options):
                     if last is not None and info.key <= last:
                         continue
                     last = info.key
@@ -218,59 +229,33 @@ class RetryingAdapter(LayerAdapter):
             except ObjectStorageError as exc:
                 patience.failed(exc)
 
-    # --- writes ---------------------------------------------------------------------------------------------
+    def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
+        with retrying_parts(self._parts):
+            if not is_seekable(stream):
+                # A pipe cannot be sent twice: the first failure is final (its parts are still retried).
+                return self.inner.write_object(prefix, key, stream, options)
+            source = cast(IO[bytes], stream)
+            position = source.tell()
 
-    def put_object(self, prefix: str, key: str, content: bytes | bytearray | memoryview, **options: Any) -> None:
-        def put() -> None:
-            self.inner.put_object(prefix, key, content, **options)
+            def from_the_start() -> ObjectInfo:
+                source.seek(position)
+                return self.inner.write_object(prefix, key, source, options)
 
-        if options.get("if_none_match") or options.get("if_match"):
-            self._run_conditional(prefix, key, put, lambda: hashlib.sha256(content).hexdigest())
-        else:
-            self._run(put)
+            if not options.conditional:
+                return self._run(from_the_start)
 
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: IO[bytes] | BinaryIO | Any,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
-        def put() -> ObjectInfo:
-            return self.inner.put_object_stream(
-                prefix,
-                key,
-                stream,
-                content_type=content_type,
-                metadata=metadata,
-                if_none_match=if_none_match,
-                if_match=if_match,
-            )
+            def sha256() -> str:
+                source.seek(position)
+                digest = hashlib.sha256()
+                while chunk := source.read(CHUNK_SIZE):
+                    digest.update(chunk)
+                return digest.hexdigest()
 
-        if not is_seekable(stream):
-            return put()  # a pipe cannot be sent twice: the first failure is final
-        position = stream.tell()
-
-        def from_the_start() -> ObjectInfo:
-            stream.seek(position)
-            return put()
-
-        def sha256() -> str:
-            stream.seek(position)
-            digest = hashlib.sha256()
-            while chunk := stream.read(1024 * 1024):
-                digest.update(chunk)
-            return digest.hexdigest()
-
-        if if_none_match or if_match:
             return self._run_conditional(prefix, key, from_the_start, sha256)
-        return self._run(from_the_start)
 
-    def _run_conditional(self, prefix: str, key: str, put: Callable[[], T], sha256: Callable[[], str]) -> T | Any:
+    def _run_conditional(
+        self, prefix: str, key: str, put: Callable[[], ObjectInfo], sha256: Callable[[], str]
+    ) -> ObjectInfo:
         """A conditional put (create-only, if-match), retried without ever overwriting someone else's change.
 
         Throttled tries never ran, so they are simply sent again. After any other retryable failure the try may
@@ -278,84 +263,115 @@ class RetryingAdapter(LayerAdapter):
         object is read back: if it holds exactly our content (its SHA-256), our earlier try did land and the put
         succeeded; anything else is a real conflict and is raised.
         """
-        maybe_applied = [False]
+        maybe_applied = False
 
-        def attempt() -> T | ObjectInfo:
+        def attempt() -> ObjectInfo:
+            nonlocal maybe_applied
             try:
                 return put()
             except (ObjectAlreadyExists, PreconditionFailed):
-                if maybe_applied[0]:
+                if maybe_applied:
                     landed = self.inner.head_object(prefix, key)
                     if landed.checksum_sha256 is not None and landed.checksum_sha256 == sha256():
                         return landed
                 raise
             except ObjectStorageError as exc:
                 if exc.retryable and not isinstance(exc, Throttled):
-                    maybe_applied[0] = True
+                    maybe_applied = True
                 raise
 
         return self._run(attempt)
 
-    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
-        self._run(lambda: self.inner.copy_object(src_prefix, src_key, dst_prefix, dst_key))
-
     def delete_object(self, prefix: str, key: str) -> None:
-        tried = [False]
+        tried = False
 
         def delete() -> None:
+            nonlocal tried
             try:
                 self.inner.delete_object(prefix, key)
             except ObjectNotFound:
-                if not tried[0]:
+                if not tried:
                     raise
                 # Not found after a failed try: that try deleted it.
             finally:
-                tried[0] = True
+                tried = True
 
         self._run(delete)
 
+    def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
+        with retrying_parts(self._parts):  # a copy through this process may upload in parts
+            self._run(lambda: self.inner.copy_object(src_prefix, src_key, dst_prefix, dst_key))
+
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
-        batch = list(keys)  # taken once: a retry must see the same keys (the caller may pass a generator)
-        deadline_at = self._clock() + self.policy.deadline  # one deadline for the batch and its retries
-        result = self._run(lambda: self.inner.delete_objects(prefix, batch), deadline_at=deadline_at)
-        deleted = list(result.deleted)
-        errors = dict(result.errors)
-        for _ in range(self.policy.attempts - 1):
-            again = [key for key, error in errors.items() if error.retryable]
-            if not again or self._clock() >= deadline_at:
-                break
-            self.stats.add("retries")
-            retry = self._run(
-                lambda again=again: self.inner.delete_objects(prefix, again),  # type: ignore[misc]
-                deadline_at=deadline_at,
-            )
-            deleted += retry.deleted
-            errors = {key: error for key, error in errors.items() if key not in retry.deleted} | dict(retry.errors)
-        return DeleteResult(tuple(deleted), errors)
+        batch = _BatchDelete(self.inner, prefix, list(keys))  # keys taken once: a retry sends the same ones
+        try:
+            self._run(batch.attempt)
+        except _KeysLeft:
+            batch.give_up()
+        except ObjectStorageError as exc:
+            if not batch.started:
+                raise
+            batch.give_up(exc)  # some keys are gone already: report the rest as failed, as the port says
+        return batch.result()
 
-    def _open(
-        self, stack: ExitStack, prefix: str, key: str, start: int | None, end: int | None
-    ) -> tuple[BinaryIO, str | None]:
-        """Open a read and learn the version it reads, so a resumed read can insist on the same one.
+    def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
+        return self._run(lambda: self.inner.presign_url(prefix, key, expires_in=expires_in, method=method))
 
-        Stores that tag their streams (S3, GCS, Azure) cost nothing more after their first read; for the others
-        a HEAD taken before each read pins the version. A suffix range (negative start) is not resumable.
-        """
-        resumable = start is None or start >= 0
-        pinned = None
-        if resumable and not self._streams_tagged:  # before the read: a version replaced meanwhile is caught
-            pinned = self.inner.head_object(prefix, key).etag
-        with ExitStack() as attempt:
-            stream = attempt.enter_context(self.inner.get_object_stream(prefix, key, start, end))
-            etag = stream_etag(stream)
-            if resumable and etag is not None:
-                self._streams_tagged = True
-                if pinned is not None and pinned != etag:
-                    raise TransientError("the object was replaced as the read began", key=key)
-            elif resumable and pinned is None:  # a store that tags its streams gave an untagged one
-                pinned = self.inner.head_object(prefix, key).etag
-            stack.enter_context(attempt.pop_all())
-        return stream, (etag or pinned) if resumable else None
+
+class _PartRetrier:
+    """Sends one failed part of a large upload again: each part has the layer's attempts and deadline, from its
+    own first try (an upload makes progress part by part, and may rightly run longer than the deadline)."""
+
+    def __init__(self, layer: RetryingAdapter) -> None:
+        self._layer = layer
+
+    def __call__(self, send: Callable[[], T], /) -> T:
+        return self._layer._run(send)
+
+
+class _KeysLeft(ObjectStorageError):
+    """Some keys of a batch delete failed retryably: the batch is tried again for them."""
+
+    default_retryable = True
+
+
+class _BatchDelete:
+    """A batch delete across its tries: what is deleted, what failed, and what is still to be sent again."""
+
+    def __init__(self, inner: IObjectStorageAdapter, prefix: str, keys: list[str]) -> None:
+        self._inner, self._prefix = inner, prefix
+        self.pending = keys
+        self.deleted: list[str] = []
+        self.errors: dict[str, ObjectStorageError] = {}
+        self.tries = 0
+
+    @property
+    def started(self) -> bool:
+        """Whether some try got an answer (so some keys may already be gone)."""
+        return bool(self.deleted or self.errors)
+
+    def attempt(self) -> None:
+        self.tries += 1
+        result = self._inner.delete_objects(self._prefix, self.pending)
+        self.deleted += result.deleted
+        for key in result.deleted:
+            self.errors.pop(key, None)
+        self.errors.update(result.errors)
+        self.pending = [key for key, error in result.errors.items() if _retryable(error)]
+        if self.pending:
+            waits = [self.errors[key].retry_after or 0.0 for key in self.pending]
+            raise _KeysLeft(f"{len(self.pending)} keys failed retryably", retry_after=max(waits))
+
+    def give_up(self, error: ObjectStorageError | None = None) -> None:
+        """The tries ran out: the keys still pending keep their last error (or take ``error``), marked as such."""
+        for key in self.pending:
+            if error is not None:
+                self.errors[key] = error
+            else:
+                self.errors[key].mark_exhausted(self.tries)
+
+    def result(self) -> DeleteResult:
+        return DeleteResult(tuple(self.deleted), self.errors)
 
 
 class _Patience:
@@ -382,37 +398,52 @@ class _Patience:
 
     def failed(self, exc: ObjectStorageError) -> None:
         """Wait before trying again, or raise ``exc`` if it is not retryable or the budget is spent."""
-        layer, policy = self._layer, self._layer.policy
+        layer = self._layer
         self.failures += 1
-        if not exc.retryable:
+        if not _retryable(exc):
             raise exc
-        delay = backoff_delay(self.failures, exc, base=policy.base, max_wait=policy.max_wait, rng=layer._random)
-        if self.failures >= policy.attempts or layer._clock() + delay >= self.deadline_at:
+        delay = layer._delay(self.failures, exc)
+        if self.failures >= layer.policy.attempts or layer._clock() + delay >= self.deadline_at:
             layer.stats.add("gave_up")
-            raise exc
+            raise exc.mark_exhausted(self.failures)
         layer.stats.add("retries")
         layer._sleep(delay)
 
 
 class _ResumingReader(io.RawIOBase):
-    """Reads through a stream; if it breaks with a retryable error, reopens at the byte reached, same version."""
+    """Reads through a store's stream; if it breaks with a retryable error, reopens at the byte reached, on the
+    version the read began with (the etag of the first ``open_object``)."""
 
-    def __init__(
-        self,
-        layer: RetryingAdapter,
-        stack: ExitStack,
-        prefix: str,
-        key: str,
-        start: int | None,
-        end: int | None,
-        opened: tuple[BinaryIO, str | None],
-    ) -> None:
+    def __init__(self, layer: RetryingAdapter, prefix: str, key: str, options: ReadOptions) -> None:
         super().__init__()
-        self._layer, self._stack = layer, stack
-        self._prefix, self._key, self._start, self._end = prefix, key, start, end
-        self._stream, self._etag = opened
+        self._layer = layer
+        self._prefix, self._key, self._options = prefix, key, options
+        self._opened = ExitStack()  # the store's read under way
+        self._stream: Any = None
+        self._etag: str | None = None
+        self._first: int | None = None  # where the range starts in the object; None: the read cannot resume
+        self._stop = 0
         self._delivered = 0
         self._patience = _Patience(layer)
+
+    def open(self) -> ObjectInfo:
+        """Open the read (with retries) and pin the version it reads."""
+        opened = self._layer._run(lambda: self._enter(self._options))
+        info, options = opened.info, self._options
+        self._etag = info.etag
+        self._first, self._stop = resolve_range(options.start, options.end, info.size)
+        if info.etag is None:
+            self._first = None  # nothing to hold a resumed read to
+        elif options.start is None or options.start >= 0:
+            self._first = options.start or 0  # as asked: the whole size matters only for a suffix range
+        return info
+
+    def _enter(self, options: ReadOptions) -> OpenedObject:
+        with ExitStack() as attempt:
+            opened = attempt.enter_context(self._layer.inner.open_object(self._prefix, self._key, options))
+            self._opened = attempt.pop_all()
+        self._stream = opened.stream
+        return opened
 
     def readable(self) -> bool:
         return True
@@ -430,22 +461,28 @@ class _ResumingReader(io.RawIOBase):
             return n
 
     def _resume(self, exc: ObjectStorageError) -> None:
-        if self._etag is None:
+        if self._first is None:
             raise exc
+        offset = self._first + self._delivered
+        if isinstance(exc, IntegrityError) and offset >= self._stop:
+            raise exc  # what was delivered does not check out: reading on cannot mend it
         self._patience.failed(exc)  # waits, or raises when the error is final or the budget spent
-        deadline_at = self._patience.deadline_at
-        current = self._layer._run(
-            lambda: self._layer.inner.head_object(self._prefix, self._key), deadline_at=deadline_at
-        )
-        if current.etag != self._etag:
+        self._close_read()
+        options = ReadOptions(offset, self._options.end)
+        reopened = self._layer._run(lambda: self._enter(options), deadline_at=self._patience.deadline_at)
+        if reopened.info.etag != self._etag:
             raise TransientError("the object was replaced while it was being read", key=exc.key) from exc
-        offset = (self._start or 0) + self._delivered
-        self._stream = self._layer._run(
-            lambda: self._stack.enter_context(
-                self._layer.inner.get_object_stream(self._prefix, self._key, offset, self._end)
-            ),
-            deadline_at=deadline_at,
-        )
+
+    def _close_read(self) -> None:
+        """Close the broken read before opening the next (a concurrency limit below may have one slot)."""
+        opened, self._opened = self._opened, ExitStack()
+        with contextlib.suppress(ObjectStorageError, OSError):
+            opened.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._opened.close()
+        super().close()
 
 
 def _read_into(stream: Any, view: memoryview) -> int:

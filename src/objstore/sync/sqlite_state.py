@@ -1,4 +1,7 @@
-"""The state of the last sync: per key, both sides' version tokens and the content's SHA-256 (SQLite)."""
+"""The SQLite adapter of the sync-state port: the state of the last sync, kept in the user's state directory.
+
+Per key, both sides' version tokens and the content's SHA-256; see :class:`objstore.sync.state.SyncStatePort`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from objstore.domain.sync.planner import Prior
+from objstore.sync.planner import Prior
 
 __all__ = ["SyncState", "SyncStateError", "migrate_in_tree_state", "state_dir", "state_path_for"]
 
@@ -201,6 +204,7 @@ class SyncState:
             last = rows[-1][0]
 
     def get(self, key: str) -> Prior | None:
+        """The record of one key, or None (a file in the way of a folder: did the last sync write it?)."""
         with self._lock, self._sql():
             row = self._db.execute("SELECT * FROM entries WHERE key = ?", (key,)).fetchone()
         return Prior(*row) if row else None

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from objstore.adapters.localfs import NEW_FILE, abandoned
 from objstore.domain.keys import is_valid_key
 from objstore.domain.listing import FolderItem, walk_files
 from objstore.domain.streams import CHUNK_SIZE, copy_stream
-from objstore.domain.sync.planner import Entry
+from objstore.sync.planner import Entry
 
 __all__ = ["FileInTheWay", "Filters", "LinkInTheWay", "LocalFolder", "is_reserved", "local_token"]
 
@@ -32,7 +33,6 @@ TEMPORARY = ".objstore-tmp-"  # downloads in progress: never synced
 
 PROBE_BYTES = 64 * 1024
 _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class _InTheWay(OSError):
@@ -69,27 +69,11 @@ def is_reserved(key: str) -> bool:
     return first == RESERVED or key.rsplit("/", 1)[-1].startswith(TEMPORARY)
 
 
-def _remove_if_abandoned(path: str, dir_fd: int | None = None) -> None:
+def _remove_if_abandoned(path: str) -> None:
     """Remove a temporary file (``.objstore-tmp-PID-...``) whose writing process no longer runs."""
-    name = os.path.basename(path)
-    try:
-        pid = int(name[len(TEMPORARY) :].split("-", 1)[0])
-    except ValueError:
-        return
-    if pid == os.getpid():
-        return
-    try:
-        os.kill(pid, 0)
-        return  # still running (or another user's process): leave it
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        return
-    with contextlib.suppress(OSError):
-        if dir_fd is None:
+    if abandoned(os.path.basename(path)[len(TEMPORARY) :]):
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        else:
-            os.unlink(name, dir_fd=dir_fd)
 
 
 def local_token(st: os.stat_result) -> str:
@@ -236,14 +220,6 @@ class LocalFolder:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def token(self, key: str) -> str | None:
-        """The file's current token, read without following a link on its folders; None if it is absent."""
-        try:
-            with self._parent(key, create=False) as (parent, name):
-                return local_token(os.stat(name, dir_fd=parent))
-        except (FileNotFoundError, NotADirectoryError, LinkInTheWay):
-            return None
-
     # --- confined writing and deleting ------------------------------------------------------------------------
 
     def folding(self) -> tuple[bool, bool]:
@@ -254,7 +230,7 @@ class LocalFolder:
         """
         stem = f"{TEMPORARY}{os.getpid()}-fold-{uuid.uuid4().hex}-\u00c9"  # "É" precomposed (NFC)
         try:
-            fd = os.open(self.root / stem, _NEW_FILE, 0o600)
+            fd = os.open(self.root / stem, NEW_FILE, 0o600)
         except OSError:
             return False, False
         try:
@@ -273,7 +249,7 @@ class LocalFolder:
         """
         name = f"{TEMPORARY}{os.getpid()}-probe-{uuid.uuid4().hex}"
         try:
-            fd = os.open(self.root / name, _NEW_FILE, 0o600)
+            fd = os.open(self.root / name, NEW_FILE, 0o600)
             try:
                 view = memoryview(bytes(PROBE_BYTES))
                 while view:  # a short write is how a nearly full disk answers first
@@ -340,7 +316,7 @@ class LocalFolder:
             tmp = f"{TEMPORARY}{os.getpid()}-{uuid.uuid4().hex}"
             digest = hashlib.sha256()
             try:
-                with open(os.open(tmp, _NEW_FILE, 0o666, dir_fd=parent), "wb") as handle:
+                with open(os.open(tmp, NEW_FILE, 0o666, dir_fd=parent), "wb") as handle:
 
                     def sink(chunk: memoryview) -> None:
                         digest.update(chunk)

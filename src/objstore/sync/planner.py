@@ -12,12 +12,26 @@ unless the policy says so.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 
-__all__ = ["Action", "ActionKind", "Entry", "Policy", "Prior", "merge", "plan_one_way", "plan_two_way"]
+from objstore.domain.errors import ConfigurationError
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Entry",
+    "Policy",
+    "Prior",
+    "delete_limit",
+    "delete_refusal",
+    "merge",
+    "plan_one_way",
+    "plan_two_way",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,3 +253,32 @@ def _conflict_name(key: str) -> str:
     if dot and "/" not in extension and head and not head.endswith("/"):
         return f"{head}.conflict-{stamp}.{extension}"
     return f"{key}.conflict-{stamp}"
+
+
+def delete_limit(max_delete: str, total: int) -> int:
+    """How many deletes ``--max-delete`` allows among ``total`` keys (``"50%"`` of them, or a count)."""
+    text = str(max_delete).strip()
+    try:
+        if text.endswith("%"):
+            return math.ceil(total * float(text[:-1]) / 100)  # rounded up: one delete in a tiny tree is not blocked
+        return int(text)
+    except ValueError:
+        raise ConfigurationError(f"--max-delete takes a count or a percentage, not {max_delete!r}") from None
+
+
+def delete_refusal(*, failed: bool, sources: int, dests: int, wanted: int, max_delete: str, force: bool) -> str | None:
+    """Why the deletes a plan asks for must not run now, or None.
+
+    Args:
+        failed: A listing or an operation failed (deletes run only after a complete, error-free sync).
+        sources, dests: How many entries each side listed.
+        wanted: How many deletes the plan asks for.
+    """
+    if failed:
+        return "some operations failed; deletes run only after a complete, error-free sync"
+    if sources == 0 and not force:
+        return "the source is empty; deleting everything on the destination needs --force"
+    limit = delete_limit(max_delete, max(dests, sources))
+    if wanted > limit and not force:
+        return f"{wanted} deletes exceed --max-delete {max_delete} ({limit}); use --force to allow them"
+    return None
