@@ -37,8 +37,8 @@ from objstore.factory import ObjectStorageFactory
 from objstore.ports import Exceptions, IObjectStorageAdapter, IObjectStorageDomain
 
 if TYPE_CHECKING:
-    from objstore.sync.api import sync
-    from objstore.sync.report import SyncReport
+    from objstore.syncing.api import sync
+    from objstore.syncing.report import SyncReport
 
 __version__ = "0.1.0"
 
@@ -75,14 +75,14 @@ __all__ = [
 def __getattr__(name: str) -> object:
     """``sync`` and ``SyncReport``: the sync application is imported when first used, not with the package.
 
-    ``objstore.sync`` is the sync package, callable as the function :func:`objstore.sync.api.sync`.
+    ``objstore.sync`` is the function :func:`objstore.syncing.api.sync`.
     """
     if name == "sync":
-        import objstore.sync
+        from objstore.syncing.api import sync
 
-        return objstore.sync  # the package, once imported: callable, and the same object however it is reached
+        return sync
     if name == "SyncReport":
-        from objstore.sync.report import SyncReport
+        from objstore.syncing.report import SyncReport
 
         return SyncReport
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,7 +37,7 @@ from objstore.domain.errors import (
 from objstore.domain.service import ObjectStorageService
 from objstore.domain.streams import copy_stream
 from objstore.factory import ObjectStorageFactory
-from objstore.sync.report import SyncReport
+from objstore.syncing.report import SyncReport
 
 __all__ = ["main"]
 
@@ -477,7 +477,7 @@ def purge(prefix: str, store: str | None, older_than: str, dry_run: bool) -> Non
 @sync_options
 def sync_command(source: str, destination: str, two_way: bool, conflict: str, no_delete: bool, **options: Any) -> None:
     """Sync between two stores (store URLs, or local folders)."""
-    from objstore.sync.api import sync as run
+    from objstore.syncing.api import sync as run
 
     json_output, quiet = options.pop("json_output"), options.pop("quiet")
     progress = _Progress(quiet or json_output, "syncing")

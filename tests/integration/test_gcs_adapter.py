@@ -20,11 +20,14 @@ from objstore import (
     IntegrityError,
     NotSupported,
     ObjectAlreadyExists,
+    ObjectNotFound,
     ObjectStorageFactory,
     ObjectStorageService,
 )
 from objstore.adapters.gcs import GCSAdapter, GCSConfig
 from objstore.adapters.layers.retry import RetryingAdapter
+from objstore.domain.errors import TransientError
+from objstore.domain.models import ReadOptions
 from objstore.ports.storage import unwrap
 from objstore.testing.conformance import ShortReadStream
 from tests.conformance.test_gcs import gcs_adapter
@@ -220,3 +223,114 @@ def test_secrets_stay_out_of_repr(gcs_server: str, service_account_file: tuple[P
     body = private.split("-----")[2].strip().splitlines()[1]
     for text in (repr(adapter), repr(adapter.config)):
         assert body not in text
+
+
+def _count_requests(adapter: GCSAdapter, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Record every request the adapter's session sends (method and URL path with its query)."""
+    session = adapter._client._http
+    real = session.request
+    sent: list[tuple[str, str]] = []
+
+    def recording(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        parts = urllib.parse.urlsplit(url)
+        sent.append((method, f"{parts.path}?{parts.query}"))
+        return real(method, url, *args, **kwargs)
+
+    monkeypatch.setattr(session, "request", recording)
+    return sent
+
+
+@pytest.mark.parametrize(("start", "end"), [(None, None), (3, 9), (3, None), (0, -2), (2, -3), (0, 100)])
+def test_a_read_is_one_get_described_by_its_answer(
+    adapter: GCSAdapter, store: ObjectStorageService, monkeypatch: pytest.MonkeyPatch, start: Any, end: Any
+) -> None:
+    """No metadata read first (no window for a writer): the GET's headers describe the version it serves."""
+    content = b"0123456789abcdef"
+    store.put_object("d", "k", content, content_type="text/csv", metadata={"owner": "ana", "plain": "v"})
+    head = store.head_object("d", "k")
+    sent = _count_requests(adapter, monkeypatch)
+    with adapter.open_object("d", "k", ReadOptions(start, end)) as opened:
+        assert opened.stream.read() == content[start:end]
+    assert [method for method, _ in sent] == ["GET"]
+    assert "alt=media" in sent[0][1]
+    assert "generation" not in sent[0][1]
+    info = opened.info
+    assert (info.key, info.size, info.etag, info.content_type) == ("d/k", len(content), head.etag, "text/csv")
+    assert info.checksum_sha256 == head.checksum_sha256 == hashlib.sha256(content).hexdigest()
+    assert dict(info.metadata) == dict(head.metadata) == {"owner": "ana", "plain": "v"}
+    assert info.last_modified is not None
+    assert head.last_modified is not None
+    assert abs((info.last_modified - head.last_modified).total_seconds()) < 2
+
+
+@pytest.mark.parametrize(("start", "end"), [(-4, None), (-100, 3), (20, None), (5, 3), (16, 20)])
+def test_reads_that_need_the_size_first(
+    adapter: GCSAdapter, store: ObjectStorageService, start: int, end: int | None
+) -> None:
+    """A start counted from the end, an empty range, a range past the end: described by a metadata read."""
+    content = b"0123456789abcdef"
+    store.put_object("d", "k", content)
+    head = store.head_object("d", "k")
+    with adapter.open_object("d", "k", ReadOptions(start, end)) as opened:
+        assert opened.stream.read() == content[start:end]
+    assert (opened.info.size, opened.info.etag) == (len(content), head.etag)
+
+
+def test_an_empty_object_reads_whole_and_ranged(adapter: GCSAdapter, store: ObjectStorageService) -> None:
+    store.put_object("d", "empty", b"")
+    etag = store.head_object("d", "empty").etag
+    for options in (ReadOptions(), ReadOptions(0, 5), ReadOptions(-3), ReadOptions(2)):
+        with adapter.open_object("d", "empty", options) as opened:
+            assert opened.stream.read() == b""
+        assert (opened.info.size, opened.info.etag) == (0, etag)
+
+
+def test_a_missing_object_is_not_found_with_one_get(adapter: GCSAdapter, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = _count_requests(adapter, monkeypatch)
+    with pytest.raises(ObjectNotFound), adapter.open_object("d", "missing", ReadOptions(2, 5)):
+        pass
+    assert len(sent) == 1
+
+
+def test_a_suffix_read_that_loses_the_race_to_a_writer_is_transient(
+    adapter: GCSAdapter, store: ObjectStorageService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rare read that reads the metadata first: a writer replacing the object before its pinned GET."""
+    store.put_object("d", "k", b"first version")
+    real = adapter._media_request
+
+    def replaced_first(blob: Any, headers: dict[str, str]) -> Any:
+        store.put_object("d", "k", b"second version")
+        return real(blob, headers)
+
+    monkeypatch.setattr(adapter, "_media_request", replaced_first)
+    with pytest.raises(TransientError, match="replaced"), adapter.open_object("d", "k", ReadOptions(-7)):
+        pass
+    monkeypatch.undo()
+    with adapter.open_object("d", "k", ReadOptions(-7)) as opened:
+        assert opened.stream.read() == b"version"
+
+
+def test_a_whole_read_checks_the_sha256_its_answer_carries(
+    adapter: GCSAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SHA-256 checked is the one served with the bytes (same version), not one read before."""
+    blob = adapter._bucket.blob(f"{adapter.config.base_prefix}/tampered-live.bin")
+    blob.metadata = {"objstore_sha256": hashlib.sha256(b"original").hexdigest()}
+    blob.upload_from_string(b"changed behind our back")
+    sent = _count_requests(adapter, monkeypatch)
+    with pytest.raises(IntegrityError), adapter.open_object("", "tampered-live.bin", ReadOptions()) as opened:
+        opened.stream.read()
+    assert len(sent) == 1
+    with adapter.open_object("", "tampered-live.bin", ReadOptions(0, 7)) as ranged:  # a slice is not checked
+        assert ranged.stream.read() == b"changed"
+
+
+def test_metadata_written_by_others_reads_from_the_headers(adapter: GCSAdapter) -> None:
+    """Header names have no case (names come lowercased); values are UTF-8 sent as header bytes."""
+    blob = adapter._bucket.blob(f"{adapter.config.base_prefix}/foreign.txt")
+    blob.metadata = {"Mixed": "café ü"}
+    blob.upload_from_string(b"x")
+    with adapter.open_object("", "foreign.txt", ReadOptions()) as opened:
+        assert opened.stream.read() == b"x"
+    assert dict(opened.info.metadata) == {"mixed": "café ü"}

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from objstore import ObjectStorageService
+from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy
 from objstore.adapters.s3 import S3Adapter, S3Config
 from objstore.ports.storage import IObjectStorageAdapter
 from objstore.testing.conformance import ObjectStoreConformance
@@ -38,7 +39,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         running.stop()
 
 
-def cluster_adapter(cluster: Cluster, **options: Any) -> S3Adapter:
+def cluster_adapter(cluster: Cluster, **options: Any) -> IObjectStorageAdapter:
+    """The cluster's S3 store under the retry layer: the one place that absorbs a busy cluster's 5xx answers."""
     endpoint = cluster.endpoint
     settings: dict[str, Any] = {
         "bucket": BUCKET,
@@ -51,10 +53,9 @@ def cluster_adapter(cluster: Cluster, **options: Any) -> S3Adapter:
         "max_concurrency": 4,
         "hierarchical": True,
         "backslash_in_keys": False,  # SeaweedFS turns "\\" into "/"
-        "max_attempts": 5,
     }
     settings.update(options)
-    return S3Adapter(S3Config(**settings))
+    return RetryingAdapter(S3Adapter(S3Config(**settings)), RetryPolicy(attempts=5))
 
 
 class TestClusterConformance(ObjectStoreConformance):

@@ -148,7 +148,7 @@ def test_keys_that_cannot_be_local_files_are_named_and_fail_the_run(
     moto_s3: Any, bucket: str, tmp_path: Path, home: dict[str, str]
 ) -> None:
     client = moto_s3.client()
-    bad = ["p/a/../b.txt", "p/a//b.txt", "p/ctrl\x01.txt", "p/.objstore/sync/evil.sqlite"]
+    bad = ["p/a/../b.txt", "p/a//b.txt", "p/ctrl\x01.txt", "p/.objstore/syncing/evil.sqlite"]
     for key in [*bad, "p/good.txt", "p/folder/", "p/"]:
         client.put_object(Bucket=bucket, Key=key, Body=b"" if key.endswith("/") else b"data")
     env = {**home, **moto_s3.env()}
@@ -160,7 +160,7 @@ def test_keys_that_cannot_be_local_files_are_named_and_fail_the_run(
 
     report = json.loads(result.stdout)
     named = set(report["skipped"])
-    assert {"a/../b.txt", "a//b.txt", ".objstore/sync/evil.sqlite"} <= named
+    assert {"a/../b.txt", "a//b.txt", ".objstore/syncing/evil.sqlite"} <= named
     assert any(key.startswith("ctrl") for key in named)
     assert not any("folder" in key for key in named)  # folder markers are folders, not failures
     assert snapshot(dest) == {"good.txt": b"data"}
@@ -170,7 +170,7 @@ def test_keys_that_cannot_be_local_files_are_named_and_fail_the_run(
     # A push mirrors the folder but never deletes what it could not have pulled.
     run("push", str(dest), url, "--prefix", "p", "--force", env=env)
     keys = {item["Key"] for item in client.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert {"p/a/../b.txt", "p/a//b.txt", "p/.objstore/sync/evil.sqlite"} <= keys
+    assert {"p/a/../b.txt", "p/a//b.txt", "p/.objstore/syncing/evil.sqlite"} <= keys
 
 
 def test_a_backslash_key_round_trips_on_aws_rules(moto_s3: Any, bucket: str) -> None:

@@ -567,7 +567,7 @@ class Parted(MemoryAdapter):
                 raise TransientError(f"part {number}: the connection dropped", key=key)
             return bytes(data)
 
-        sent = upload_in_parts(stream, b"", part_size=1024, concurrency=2, send=send, key=key, attempts=4)
+        sent = upload_in_parts(stream, b"", part_size=1024, concurrency=2, send=send, key=key)
         return super().write_object(prefix, key, io.BytesIO(b"".join(sent.results)), options)
 
 

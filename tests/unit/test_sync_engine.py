@@ -116,7 +116,7 @@ def test_a_destination_change_made_during_the_sync_is_not_overwritten(tmp_path: 
 
 
 def test_a_local_edit_made_during_a_pull_is_not_overwritten(tmp_path: Path) -> None:
-    from objstore.sync.local import LocalFolder, local_token
+    from objstore.syncing.local import LocalFolder, local_token
 
     folder = LocalFolder(tmp_path)
     (tmp_path / "notes.txt").write_text("listed version")
@@ -133,7 +133,7 @@ def test_a_local_edit_made_during_a_pull_is_not_overwritten(tmp_path: Path) -> N
 def test_downloads_are_written_out_of_sight_and_a_killed_writers_leftovers_are_removed(tmp_path: Path) -> None:
     import io
 
-    from objstore.sync.local import TEMPORARY, LocalFolder
+    from objstore.syncing.local import TEMPORARY, LocalFolder
 
     (tmp_path / "sub").mkdir()
     gone_pid = 2**22 + 7  # above the kernel's pid limit: certainly not running
@@ -155,7 +155,7 @@ def test_downloads_are_written_out_of_sight_and_a_killed_writers_leftovers_are_r
 
 
 def test_the_deepest_tree_keys_allow_is_walked_and_what_lies_deeper_is_reported(tmp_path: Path) -> None:
-    from objstore.sync.local import LocalFolder
+    from objstore.syncing.local import LocalFolder
 
     root = tmp_path / "tree"
     deep = root.joinpath(*["d"] * 510)  # "d/" x 510 + "bottom.txt": 1,030 bytes, over the key limit
@@ -182,7 +182,7 @@ def test_case_and_normalisation_twins_are_not_pulled_into_a_folding_folder(
     """On a filesystem that folds case and normalisation (macOS, Windows), twins would overwrite each other."""
     import unicodedata
 
-    from objstore.sync.local import LocalFolder
+    from objstore.syncing.local import LocalFolder
 
     store = ObjectStorageFactory.from_url("memory://")
     nfc, nfd = (unicodedata.normalize(form, "caf\u00e9.txt") for form in ("NFC", "NFD"))

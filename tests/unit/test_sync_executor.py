@@ -12,7 +12,7 @@ from objstore import ObjectStorageFactory, ObjectStorageService, TransientError
 from objstore.adapters.memory import MemoryAdapter
 from objstore.domain.models import ObjectInfo, WriteOptions
 from objstore.ports.storage import ForwardingAdapter, Readable
-from objstore.sync import (
+from objstore.syncing import (
     Filters,
     LocalFolder,
     LocalSide,
@@ -22,7 +22,7 @@ from objstore.sync import (
     SyncReport,
     run_sync,
 )
-from objstore.sync.local import local_token
+from objstore.syncing.local import local_token
 
 
 def tree(root: Path, files: dict[str, bytes]) -> Path:

@@ -11,7 +11,7 @@ from objstore import ObjectStorageFactory
 
 
 def loaded_after(statement: str) -> list[str]:
-    code = f"import sys\n{statement}\nprint(sorted(m for m in sys.modules if m.startswith('objstore.sync')))"
+    code = f"import sys\n{statement}\nprint(sorted(m for m in sys.modules if m.startswith('objstore.syncing')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return eval(result.stdout)  # type: ignore[no-any-return]  # noqa: S307 - our own subprocess's list
 
@@ -19,10 +19,10 @@ def loaded_after(statement: str) -> list[str]:
 def test_importing_the_domain_or_the_package_root_loads_no_sync_module() -> None:
     assert loaded_after("import objstore.domain.service") == []
     assert loaded_after("import objstore, objstore.factory") == []
-    assert "objstore.sync.api" in loaded_after("import objstore; objstore.sync")
+    assert "objstore.syncing.api" in loaded_after("import objstore; objstore.sync")
 
 
-def test_objstore_sync_is_the_package_and_the_function_whichever_is_imported_first(tmp_path: Path) -> None:
+def test_objstore_sync_is_the_function_whichever_is_imported_first(tmp_path: Path) -> None:
     store = ObjectStorageFactory.ObjectStorageServiceMemory()
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a.txt").write_bytes(b"a")
@@ -32,6 +32,7 @@ def test_objstore_sync_is_the_package_and_the_function_whichever_is_imported_fir
     assert report.ok
     assert other.get_object("", "a.txt") == b"a"
     from objstore import SyncReport, sync
+    from objstore.syncing import api
 
     assert isinstance(report, SyncReport)
-    assert sync.run_sync is objstore.sync.executor.run_sync  # type: ignore[attr-defined]
+    assert sync is api.sync and objstore.sync is api.sync

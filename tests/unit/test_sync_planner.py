@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from objstore.domain.errors import ConfigurationError
-from objstore.sync.planner import (
+from objstore.syncing.planner import (
     Action,
     ActionKind,
     Entry,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from objstore.sync.planner import Prior
-from objstore.sync.sqlite_state import SyncState
-from objstore.sync.state import MemorySyncState, SwappedState, SyncStatePort
+from objstore.syncing.planner import Prior
+from objstore.syncing.sqlite_state import SyncState
+from objstore.syncing.state import MemorySyncState, SwappedState, SyncStatePort
 
 
 @pytest.fixture(params=["sqlite", "memory"])

@@ -1,4 +1,4 @@
-"""What the folder store (``filesystem.py``) and a sync's local folder (``objstore.sync.local``) do alike.
+"""What the folder store (``filesystem.py``) and a sync's local folder (``objstore.syncing.local``) do alike.
 
 Both write a new file under a temporary name with the same flags (created here, never through a link), name it
 ``<pid>-...`` after the writing process, and remove such a file once that process no longer runs (it was killed

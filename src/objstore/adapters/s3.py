@@ -350,11 +350,6 @@ def _md5_b64(data: bytes | bytearray | memoryview) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
 
-def _unread(reader: BufferReader) -> memoryview:
-    """What is left to read of a :class:`BufferReader` (the bytes put_object passes down), as a view: no copy."""
-    return reader._view[reader.tell() :]
-
-
 def _whole_size(content_range: str | None, length: int) -> int:
     """The whole object's size: after the slash of a Content-Range (``bytes 0-9/100``), else the body's length."""
     if content_range:
@@ -730,7 +725,7 @@ class S3Adapter(IObjectStorageAdapter):
         relative, bucket_key = self._root.locate(prefix, key)
         threshold = self.config.multipart_threshold
         if isinstance(stream, BufferReader) and not stream.closed:
-            unread = _unread(stream)
+            unread = stream.unread()
             if len(unread) < threshold:
                 # Bytes in memory (put_object): sent as they are, not read into a buffer of our own first.
                 info = self._put_single(relative, bucket_key, unread, options)

@@ -296,8 +296,6 @@ def upload_in_parts(
     hash_content: bool = False,
     as_bytes: bool = False,
     pool: BufferPool | None = None,
-    attempts: int | None = None,
-    sleep: Callable[[float], None] | None = None,
 ) -> UploadedParts[T]:
     """Send a stream as numbered parts (from 1), ``concurrency`` at a time, in bounded memory.
 
@@ -312,82 +310,109 @@ def upload_in_parts(
     with ``as_bytes``, a copy as ``bytes`` for SDKs that need them). Under a retry layer (see
     :func:`retrying_parts`) a part whose send fails with a retryable error is sent again, alone, as the layer's
     policy allows (its bytes are still in memory): the upload resumes at the failed part. Without one, a failed
-    part fails the upload. ``attempts`` and ``sleep`` (the per-part retries this function used to run itself)
-    are accepted and ignored until every adapter stops passing them.
+    part fails the upload.
     """
-    del attempts, sleep  # legacy: the retry layer owns part retries now
-    retrier = _part_retrier.get()  # read here: the parts run on other threads, which do not see the context
-    pool = pool or shared_pool()
-    slots = threading.BoundedSemaphore(concurrency)
-    failed = threading.Event()
-    futures: dict[int, Future[T]] = {}
-    digest = hashlib.sha256() if hash_content else None
-
-    def run(number: int, lease: Lease) -> T:
-        try:
-            view = lease.view()
-            data = bytes(view) if as_bytes else view
-
-            def send_once() -> T:
-                if failed.is_set():
-                    raise _PartAbandoned("the upload was abandoned after another part failed", key=key)
-                return send(number, data)
-
-            return retrier(send_once) if retrier is not None else send_once()
-        except BaseException:
-            failed.set()
-            raise
-        finally:
-            lease.release()
-            slots.release()
-
-    size = 0
+    upload = _PartedUpload(stream, send, key, concurrency, as_bytes, pool or shared_pool())
     carry: Lease | None = first if isinstance(first, Lease) else Lease.holding(first)
-    grow_every = max(1, max_parts // 10)
+    digest = hashlib.sha256() if hash_content else None
     try:
         with ThreadPoolExecutor(concurrency, thread_name_prefix="objstore-part") as executor:
-            while True:
-                slots.acquire()
-                if failed.is_set():
-                    slots.release()
-                    break
-                number = len(futures)
-                if number >= max_parts:
-                    slots.release()
-                    failed.set()
-                    raise ConfigurationError(
-                        f"the object needs more than {max_parts} parts; raise the part size", key=key
-                    )
-                size_now = part_size * (2 ** (number // grow_every))
-                lease: Lease | None = None
-                try:
-                    lease, carry = _next_part(stream, carry, size_now, pool)
-                    target = min(max(size_now, lease.size), lease.capacity)
-                    lease.fill(stream, target)
-                except BaseException:
-                    if lease is not None:
-                        lease.release()
-                    slots.release()
-                    failed.set()
-                    raise
-                if not lease.size and number > 0:
-                    lease.release()
-                    slots.release()
-                    break
-                if digest is not None:
-                    digest.update(lease.view())
-                size += lease.size
-                ended = lease.size < target
-                futures[number + 1] = executor.submit(run, number + 1, lease)
-                if ended:
-                    break
+            carry = upload.read_all(executor, carry, part_size, max_parts, digest)
     finally:
         if carry is not None:
             carry.release()
+    futures = upload.futures
     _raise_first_failure(futures.values())
     return UploadedParts(
-        [futures[n].result() for n in sorted(futures)], size, digest.hexdigest() if digest is not None else None
+        [futures[n].result() for n in sorted(futures)], upload.size, digest.hexdigest() if digest is not None else None
     )
+
+
+class _PartedUpload(Generic[T]):
+    """One run of :func:`upload_in_parts`: the reading loop on the caller's thread, the sends on the pool's."""
+
+    def __init__(
+        self,
+        stream: IO[bytes] | Any,
+        send: Callable[[int, memoryview | bytes], T],
+        key: str,
+        concurrency: int,
+        as_bytes: bool,
+        pool: BufferPool,
+    ) -> None:
+        self._stream, self._send, self._key, self._as_bytes, self._pool = stream, send, key, as_bytes, pool
+        self._retrier = _part_retrier.get()  # read here: the parts run on other threads, which do not see it
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._failed = threading.Event()
+        self.futures: dict[int, Future[T]] = {}
+        self.size = 0
+
+    def read_all(
+        self,
+        executor: ThreadPoolExecutor,
+        carry: Lease | None,
+        part_size: int,
+        max_parts: int,
+        digest: Any,
+    ) -> Lease | None:
+        """Read and hand out parts until the stream ends or a part fails; returns what is left to carry."""
+        grow_every = max(1, max_parts // 10)
+        while True:
+            self._slots.acquire()
+            number = len(self.futures)
+            if self._failed.is_set() or number >= max_parts:
+                self._slots.release()
+                if number >= max_parts and not self._failed.is_set():
+                    self._failed.set()
+                    raise ConfigurationError(
+                        f"the object needs more than {max_parts} parts; raise the part size", key=self._key
+                    )
+                return carry
+            size_now = part_size * (2 ** (number // grow_every))
+            lease, carry, target = self._read_part(carry, size_now)
+            if not lease.size and number > 0:
+                lease.release()
+                self._slots.release()
+                return carry
+            if digest is not None:
+                digest.update(lease.view())
+            self.size += lease.size
+            ended = lease.size < target  # before the send: once sent, the lease goes back to the pool
+            self.futures[number + 1] = executor.submit(self._run, number + 1, lease)
+            if ended:
+                return carry
+
+    def _read_part(self, carry: Lease | None, size: int) -> tuple[Lease, Lease | None, int]:
+        lease: Lease | None = None
+        try:
+            lease, carry = _next_part(self._stream, carry, size, self._pool)
+            target = min(max(size, lease.size), lease.capacity)
+            lease.fill(self._stream, target)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            self._slots.release()
+            self._failed.set()
+            raise
+        return lease, carry, target
+
+    def _run(self, number: int, lease: Lease) -> T:
+        try:
+            view = lease.view()
+            data = bytes(view) if self._as_bytes else view
+
+            def send_once() -> T:
+                if self._failed.is_set():
+                    raise _PartAbandoned("the upload was abandoned after another part failed", key=self._key)
+                return self._send(number, data)
+
+            return self._retrier(send_once) if self._retrier is not None else send_once()
+        except BaseException:
+            self._failed.set()
+            raise
+        finally:
+            lease.release()
+            self._slots.release()
 
 
 def _raise_first_failure(futures: Iterable[Future[Any]]) -> None:

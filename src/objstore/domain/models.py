@@ -153,8 +153,8 @@ class WriteOptions:
             object.__setattr__(self, "if_match", self.if_match.strip('"'))
         if self.if_none_match is not None and self.if_match is not None:
             raise ValueError("if_none_match and if_match cannot be combined")
-        if not isinstance(self.metadata, MappingProxyType):
-            object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata or {})))
+        if isinstance(self.metadata, Mapping) and not isinstance(self.metadata, MappingProxyType):
+            object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
     @property
     def conditional(self) -> bool:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -15,7 +16,7 @@ from objstore.domain.models import Capabilities, DeleteResult, ListOptions, Obje
 from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain, Readable, derived, unwrap
 
 if TYPE_CHECKING:  # the sync application depends on the domain, not the reverse: push and pull import it late
-    from objstore.sync.report import Progress, SyncReport
+    from objstore.syncing.report import Progress, SyncReport
 
 __all__ = ["ObjectStorageService"]
 
@@ -58,21 +59,11 @@ class ObjectStorageService(IObjectStorageDomain):
         with self._guard("get_object", full):
             return derived.read_all(self.adapter, prefix, key)
 
-    def put_object(
-        self,
-        prefix: str,
-        key: str,
-        content: bytes | bytearray | memoryview,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> None:
+    def _put_bytes(self, prefix: str, key: str, content: bytes | bytearray | memoryview, options: WriteOptions) -> None:
         if not isinstance(content, (bytes, bytearray, memoryview)):
             raise TypeError(f"content must be bytes, bytearray or memoryview, not {type(content).__name__}")
         prefix, full = self._locate("put_object", prefix, key)
-        options = self._write_options(full, content_type, metadata, if_none_match, if_match)
+        options = self._completed(full, options)
         with self._guard("put_object", full):
             derived.write_bytes(self.adapter, prefix, key, content, options)
 
@@ -134,21 +125,11 @@ class ObjectStorageService(IObjectStorageDomain):
                 opened = stack.enter_context(self.adapter.open_object(prefix, key, options))
             yield opened.stream
 
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: Readable,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
+    def _put_stream(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         if not callable(getattr(stream, "read", None)):
             raise TypeError(f"stream must have a read(n) method; got {type(stream).__name__}")
         prefix, full = self._locate("put_object_stream", prefix, key)
-        options = self._write_options(full, content_type, metadata, if_none_match, if_match)
+        options = self._completed(full, options)
         with self._guard("put_object_stream", full):
             return self.adapter.write_object(prefix, key, stream, options)
 
@@ -195,7 +176,7 @@ class ObjectStorageService(IObjectStorageDomain):
         self.adapter.close()
 
     # --- sync ---------------------------------------------------------------------------------------------
-    # Thin entry points into the sync application (objstore.sync), imported when called: the domain does not
+    # Thin entry points into the sync application (objstore.syncing), imported when called: the domain does not
     # depend on it.
 
     def push(
@@ -222,9 +203,9 @@ class ObjectStorageService(IObjectStorageDomain):
         Remote changes made since the last sync are kept and reported as conflicts unless ``force``. See
         docs/sync.md for the whole semantics.
         """
-        from objstore.sync.api import sync_folder
-        from objstore.sync.local import Filters
-        from objstore.sync.report import SyncOptions
+        from objstore.syncing.api import sync_folder
+        from objstore.syncing.local import Filters
+        from objstore.syncing.report import SyncOptions
 
         options = SyncOptions(
             delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
@@ -257,9 +238,9 @@ class ObjectStorageService(IObjectStorageDomain):
 
         Local changes made since the last sync are kept and reported as conflicts unless ``force``.
         """
-        from objstore.sync.api import sync_folder
-        from objstore.sync.local import Filters
-        from objstore.sync.report import SyncOptions
+        from objstore.syncing.api import sync_folder
+        from objstore.syncing.local import Filters
+        from objstore.syncing.report import SyncOptions
 
         options = SyncOptions(
             delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
@@ -286,19 +267,12 @@ class ObjectStorageService(IObjectStorageDomain):
         except ObjectStorageError as exc:
             raise exc.with_context(operation=operation, adapter=self.adapter.name) from None
 
-    def _write_options(
-        self,
-        full_key: str,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        if_none_match: str | None,
-        if_match: str | None,
-    ) -> WriteOptions:
-        return WriteOptions(
-            validate_content_type(content_type) or self._guess_type(full_key),
-            validate_metadata(metadata),
-            if_none_match,
-            if_match,
+    def _completed(self, full_key: str, options: WriteOptions) -> WriteOptions:
+        """The caller's options, validated, with a content type guessed from the key when none was given."""
+        return replace(
+            options,
+            content_type=validate_content_type(options.content_type) or self._guess_type(full_key),
+            metadata=validate_metadata(options.metadata),
         )
 
     @cached_property

@@ -102,6 +102,10 @@ class BufferReader(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
+    def unread(self) -> memoryview:
+        """What is left to read, as a view of the buffer (no copy), for a store that sends bytes in one request."""
+        return self._view[self._pos :]
+
     def readinto(self, buffer: Any) -> int:
         target = memoryview(buffer).cast("B")
         n = min(len(target), len(self._view) - self._pos)

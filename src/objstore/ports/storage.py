@@ -87,6 +87,8 @@ CONVENIENCES = (
     "get_object_stream",
     "put_object",
     "put_object_stream",
+    "_put_bytes",
+    "_put_stream",
     "iter_objects",
     "list_objects",
     "exists",
@@ -121,7 +123,6 @@ class IObjectOperations(ABC):
             ObjectNotFound: There is no such object.
         """
 
-    @abstractmethod
     def put_object(
         self,
         prefix: str,
@@ -148,6 +149,7 @@ class IObjectOperations(ABC):
             ObjectAlreadyExists: ``if_none_match="*"`` and the object exists.
             PreconditionFailed: ``if_match`` did not match, or the object is gone.
         """
+        self._put_bytes(prefix, key, content, WriteOptions(content_type, metadata or {}, if_none_match, if_match))
 
     @abstractmethod
     def delete_object(self, prefix: str, key: str) -> None:
@@ -204,7 +206,6 @@ class IObjectOperations(ABC):
             ObjectNotFound: There is no such object (raised on entering the context).
         """
 
-    @abstractmethod
     def put_object_stream(
         self,
         prefix: str,
@@ -220,6 +221,17 @@ class IObjectOperations(ABC):
 
         The stream only needs ``read(n)``. Conditions as for :meth:`put_object`.
         """
+        return self._put_stream(
+            prefix, key, stream, WriteOptions(content_type, metadata or {}, if_none_match, if_match)
+        )
+
+    @abstractmethod
+    def _put_bytes(self, prefix: str, key: str, content: bytes | bytearray | memoryview, options: WriteOptions) -> None:
+        """``put_object`` with its keyword arguments gathered into one options value."""
+
+    @abstractmethod
+    def _put_stream(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
+        """``put_object_stream`` with its keyword arguments gathered into one options value."""
 
     @abstractmethod
     def copy_object(self, src_prefix: str, src_key: str, dst_prefix: str, dst_key: str) -> None:
@@ -318,34 +330,11 @@ class IObjectStorageAdapter(IObjectOperations):
     ) -> AbstractContextManager[BinaryIO]:
         return derived.open_stream(self, prefix, key, ReadOptions(start, end))
 
-    def put_object(
-        self,
-        prefix: str,
-        key: str,
-        content: bytes | bytearray | memoryview,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> None:
-        options = WriteOptions(content_type, metadata or {}, if_none_match, if_match)
+    def _put_bytes(self, prefix: str, key: str, content: bytes | bytearray | memoryview, options: WriteOptions) -> None:
         derived.write_bytes(self, prefix, key, content, options)
 
-    def put_object_stream(
-        self,
-        prefix: str,
-        key: str,
-        stream: Readable,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        if_none_match: str | None = None,
-        if_match: str | None = None,
-    ) -> ObjectInfo:
-        return self.write_object(
-            prefix, key, stream, WriteOptions(content_type, metadata or {}, if_none_match, if_match)
-        )
+    def _put_stream(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
+        return self.write_object(prefix, key, stream, options)
 
     def iter_objects(
         self, prefix: str = "", recursive: bool = True, *, page_size: int | None = None

@@ -10,12 +10,12 @@ from pathlib import Path
 from objstore.domain.errors import ConfigurationError
 from objstore.domain.keys import normalize_prefix
 from objstore.domain.service import ObjectStorageService
-from objstore.sync.executor import run_sync
-from objstore.sync.local import Filters, LocalFolder
-from objstore.sync.planner import Policy
-from objstore.sync.report import Progress, SyncOptions, SyncReport
-from objstore.sync.sides import LocalSide, StoreSide
-from objstore.sync.sqlite_state import LEGACY_FOLDER, SyncState, migrate_in_tree_state, state_path_for
+from objstore.syncing.executor import run_sync
+from objstore.syncing.local import Filters, LocalFolder
+from objstore.syncing.planner import Policy
+from objstore.syncing.report import Progress, SyncOptions, SyncReport
+from objstore.syncing.sides import LocalSide, StoreSide
+from objstore.syncing.sqlite_state import LEGACY_FOLDER, SyncState, migrate_in_tree_state, state_path_for
 
 __all__ = ["sync", "sync_folder"]
 
@@ -150,7 +150,7 @@ def sync(
             (``fail``: reported and left alone; ``newer``: the later write wins; ``keep-both``: the destination's
             version is kept beside under a ``.conflict`` name).
         state_path: The state file of this pair (default: one per pair in the state directory, see
-            :func:`objstore.sync.sqlite_state.state_dir`).
+            :func:`objstore.syncing.sqlite_state.state_dir`).
         state_dir: The state directory, instead of the default.
     """
     del follow_symlinks  # stores have no links; accepted so the CLI's options pass through unchanged

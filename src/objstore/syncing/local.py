@@ -24,7 +24,7 @@ from objstore.adapters.localfs import NEW_FILE, abandoned
 from objstore.domain.keys import is_valid_key
 from objstore.domain.listing import FolderItem, walk_files
 from objstore.domain.streams import CHUNK_SIZE, copy_stream
-from objstore.sync.planner import Entry
+from objstore.syncing.planner import Entry
 
 __all__ = ["FileInTheWay", "Filters", "LinkInTheWay", "LocalFolder", "is_reserved", "local_token"]
 

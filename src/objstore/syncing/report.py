@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from objstore.domain.errors import ConfigurationError
-from objstore.sync.planner import Action, ActionKind, Policy, delete_limit
+from objstore.syncing.planner import Action, ActionKind, Policy, delete_limit
 
 __all__ = ["Progress", "SyncOptions", "SyncReport"]
 

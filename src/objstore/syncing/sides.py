@@ -9,8 +9,8 @@ from typing import IO, Protocol
 from objstore.domain.keys import normalize_prefix, printable_key
 from objstore.domain.service import ObjectStorageService
 from objstore.ports.storage import Readable, layer_counters
-from objstore.sync.local import Filters, LocalFolder
-from objstore.sync.planner import Entry
+from objstore.syncing.local import Filters, LocalFolder
+from objstore.syncing.planner import Entry
 
 __all__ = ["ANY", "MISSING", "Expectation", "LocalSide", "Side", "StoreSide"]
 

@@ -1,6 +1,6 @@
 """The SQLite adapter of the sync-state port: the state of the last sync, kept in the user's state directory.
 
-Per key, both sides' version tokens and the content's SHA-256; see :class:`objstore.sync.state.SyncStatePort`.
+Per key, both sides' version tokens and the content's SHA-256; see :class:`objstore.syncing.state.SyncStatePort`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from objstore.sync.planner import Prior
+from objstore.syncing.planner import Prior
 
 __all__ = ["SyncState", "SyncStateError", "migrate_in_tree_state", "state_dir", "state_path_for"]
 
@@ -59,7 +59,7 @@ def state_path_for(pair: str, override: str | os.PathLike[str] | None = None) ->
 
 
 def migrate_in_tree_state(root: Path, legacy_name: str, target: Path) -> Path | None:
-    """Move a state an older objstore kept inside the synced folder (``.objstore/sync/``) to ``target``, once.
+    """Move a state an older objstore kept inside the synced folder (``.objstore/syncing/``) to ``target``, once.
 
     Returns the old file when it cannot be moved (a read-only folder): it is then read where it is, and the
     folder is left as it was. The old ``.objstore/`` folder is removed when nothing else is left in it.

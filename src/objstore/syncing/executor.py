@@ -12,12 +12,12 @@ from typing import IO, Any
 
 from objstore.domain.errors import ObjectAlreadyExists, ObjectStorageError
 from objstore.domain.streams import is_seekable
-from objstore.sync.guard import SideGuard, folded
-from objstore.sync.local import FileInTheWay, LinkInTheWay
-from objstore.sync.planner import Action, ActionKind, Entry, delete_refusal, plan_one_way, plan_two_way
-from objstore.sync.report import Progress, SyncOptions, SyncReport
-from objstore.sync.sides import ANY, MISSING, Expectation, LocalSide, Side
-from objstore.sync.state import SwappedState, SyncStatePort
+from objstore.syncing.guard import SideGuard, folded
+from objstore.syncing.local import FileInTheWay, LinkInTheWay
+from objstore.syncing.planner import Action, ActionKind, Entry, delete_refusal, plan_one_way, plan_two_way
+from objstore.syncing.report import Progress, SyncOptions, SyncReport
+from objstore.syncing.sides import ANY, MISSING, Expectation, LocalSide, Side
+from objstore.syncing.state import SwappedState, SyncStatePort
 
 __all__ = ["SyncExecutor", "run_sync"]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 
-from objstore.sync.local import is_reserved
-from objstore.sync.planner import Entry
+from objstore.syncing.local import is_reserved
+from objstore.syncing.planner import Entry
 
 __all__ = ["SideGuard", "folded"]
 

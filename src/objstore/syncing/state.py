@@ -1,7 +1,7 @@
 """The sync-state port: what the executor needs from the record of the last sync, and an in-memory fake.
 
 The record holds, per key, both sides' version tokens when the last sync made them equal, and the content's
-SHA-256. :class:`objstore.sync.sqlite_state.SyncState` is the adapter that keeps it in SQLite, in the user's state
+SHA-256. :class:`objstore.syncing.sqlite_state.SyncState` is the adapter that keeps it in SQLite, in the user's state
 directory; :class:`MemorySyncState` keeps it in a dict (engine tests, one-off syncs).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from objstore.sync.planner import Prior
+from objstore.syncing.planner import Prior
 
 __all__ = ["MemorySyncState", "SwappedState", "SyncStatePort"]
 
