@@ -35,4 +35,5 @@ def test_objstore_sync_is_the_function_whichever_is_imported_first(tmp_path: Pat
     from objstore.syncing import api
 
     assert isinstance(report, SyncReport)
-    assert sync is api.sync and objstore.sync is api.sync
+    assert sync is api.sync
+    assert objstore.sync is api.sync
