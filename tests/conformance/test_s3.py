@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from objstore.adapters.s3 import S3Adapter, S3Config
+from objstore.adapters.s3_direct import DirectRequests, DirectTransport
+from objstore.adapters.s3_transport import BotocoreTransport
 from objstore.ports.storage import IObjectStorageAdapter
 from objstore.testing.conformance import ObjectStoreConformance
 from tests.harness.servers import free_port
@@ -47,6 +49,20 @@ def dead_s3_adapter(**options: Any) -> S3Adapter:
     }
     settings.update(options)
     return S3Adapter(S3Config(**settings))
+
+
+def direct_requests(adapter: S3Adapter) -> DirectRequests | None:
+    """The direct requests an adapter sends its reads and writes by, or None where they go through botocore."""
+    transport = adapter._transport
+    return transport.requests if isinstance(transport, DirectTransport) else None
+
+
+def boto_client(adapter: S3Adapter) -> Any:
+    """The botocore client of an adapter's transport (both transports have one: the direct one for the calls it
+    does not send itself)."""
+    transport = adapter._transport
+    assert isinstance(transport, BotocoreTransport)
+    return transport.client
 
 
 class TestS3Conformance(ObjectStoreConformance):

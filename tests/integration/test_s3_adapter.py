@@ -30,7 +30,7 @@ from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy
 from objstore.adapters.s3 import S3Adapter
 from objstore.ports.credentials import Credentials, ICredentialsProvider
 from objstore.testing.conformance import PatternStream, ShortReadStream
-from tests.conformance.test_s3 import dead_s3_adapter, s3_adapter
+from tests.conformance.test_s3 import boto_client, dead_s3_adapter, direct_requests, s3_adapter
 from tests.harness.servers import free_port
 
 MiB = 1024 * 1024
@@ -63,7 +63,7 @@ def watch_parts(
 ) -> None:
     """Call ``before(part number)`` as each part is about to be sent (it may raise, as a dropped connection
     would) and ``after`` once it is sent, on whichever path the adapter sends parts: direct or botocore."""
-    direct = adapter._direct
+    direct = direct_requests(adapter)
     if direct is not None:
         send = direct.upload_part
 
@@ -76,7 +76,7 @@ def watch_parts(
 
         direct.upload_part = watched  # type: ignore[method-assign]
         return
-    events = adapter._client.meta.events
+    events = boto_client(adapter).meta.events
     events.register(
         "before-send.s3.UploadPart", lambda request, **_: before(int(request.url.split("partNumber=")[1].split("&")[0]))
     )
@@ -209,7 +209,7 @@ def test_multipart_copy_above_the_threshold(s3_server: Any, s3_bucket: str) -> N
     source = PatternStream(12 * MiB + 1, seed=13)
     store.put_object_stream("cp", "src.bin", source, content_type="video/mp4", metadata={"take": "3"})
     calls = []
-    adapter._client.meta.events.register("before-call.s3.UploadPartCopy", lambda **_: calls.append(1))
+    boto_client(adapter).meta.events.register("before-call.s3.UploadPartCopy", lambda **_: calls.append(1))
     store.copy_object("cp", "src.bin", "cp", "dst.bin")
     assert len(calls) == 3
     info = store.head_object("cp", "dst.bin")

@@ -25,14 +25,14 @@ from objstore import (
 from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy
 from objstore.adapters.s3 import S3Adapter, S3Config
 from objstore.domain.models import ReadOptions
-from tests.conformance.test_s3 import dead_s3_adapter, s3_adapter
+from tests.conformance.test_s3 import dead_s3_adapter, direct_requests, s3_adapter
 
 PATHS = pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])
 
 
 def test_direct_requests_are_on_for_a_custom_endpoint(s3_server: Any, s3_bucket: str) -> None:
-    assert s3_adapter(s3_server, s3_bucket)._direct is not None
-    assert s3_adapter(s3_server, s3_bucket, direct_requests=False)._direct is None
+    assert direct_requests(s3_adapter(s3_server, s3_bucket)) is not None
+    assert direct_requests(s3_adapter(s3_server, s3_bucket, direct_requests=False)) is None
 
 
 def test_direct_requests_are_off_for_aws_and_behind_a_proxy(
@@ -41,10 +41,10 @@ def test_direct_requests_are_off_for_aws_and_behind_a_proxy(
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
     aws = S3Config(bucket="b", region_name="eu-west-1", access_key_id="k", secret_access_key="s")
-    assert S3Adapter(aws)._direct is None
+    assert direct_requests(S3Adapter(aws)) is None
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "")
-    assert s3_adapter(s3_server, s3_bucket)._direct is None
+    assert direct_requests(s3_adapter(s3_server, s3_bucket)) is None
 
 
 def test_a_virtual_hosted_endpoint_puts_the_bucket_in_the_host_name() -> None:
@@ -58,7 +58,7 @@ def test_a_virtual_hosted_endpoint_puts_the_bucket_in_the_host_name() -> None:
             secret_access_key="s",
         )
     )
-    direct = adapter._direct
+    direct = direct_requests(adapter)
     assert direct is not None
     assert (direct._scheme, direct._host, direct._path_prefix, direct._region) == (
         "https",
@@ -112,7 +112,7 @@ def test_a_pooled_connection_the_server_dropped_is_replaced(s3_server: Any, s3_b
     adapter = s3_adapter(s3_server, s3_bucket)
     store = ObjectStorageService(adapter)
     store.put_object("", "a", b"1")
-    direct = adapter._direct
+    direct = direct_requests(adapter)
     assert direct is not None
     assert len(direct._idle) == 1
     stale = direct._idle[0]
@@ -169,7 +169,7 @@ def test_a_throttled_put_is_sent_once_and_tried_again_by_the_retry_layer_alone(
     url, handler = throttling
     config = S3Config(bucket="b", endpoint_url=url, access_key_id="k", secret_access_key="s", direct_requests=direct)
     adapter = S3Adapter(config)
-    assert (adapter._direct is not None) is direct
+    assert (direct_requests(adapter) is not None) is direct
     with pytest.raises(Throttled) as caught:
         adapter.put_object_stream("", "k", io.BytesIO(b"x"))
     assert caught.value.retryable
@@ -188,7 +188,7 @@ def test_a_body_read_to_the_end_gives_its_connection_back_and_one_left_unread_cl
     store = ObjectStorageService(adapter)
     data = bytes(range(256)) * 8192  # 2 MiB: more than one read
     store.put_object("", "body.bin", data)
-    direct = adapter._direct
+    direct = direct_requests(adapter)
     assert direct is not None
     idle_before = len(direct._idle)
     assert store.get_object("", "body.bin") == data
@@ -237,7 +237,7 @@ def test_both_paths_describe_the_version_they_read(s3_server: Any, s3_bucket: st
     seen = {}
     for direct in (True, False):
         adapter = s3_adapter(s3_server, s3_bucket, base_prefix=prefix, direct_requests=direct)
-        assert (adapter._direct is not None) is direct
+        assert (direct_requests(adapter) is not None) is direct
         head = adapter.head_object("", "d.txt")
         described = []
         for options in (ReadOptions(), ReadOptions(3, 7), ReadOptions(-4), ReadOptions(2, -2), ReadOptions(5, 5)):
@@ -276,7 +276,7 @@ def test_both_paths_list_the_same(hierarchical: bool, s3_server: Any, s3_bucket:
         adapter = s3_adapter(
             s3_server, s3_bucket, base_prefix=prefix, direct_requests=direct, hierarchical=hierarchical
         )
-        assert (adapter._direct is not None) is direct
+        assert (direct_requests(adapter) is not None) is direct
         flat = [(i.key, i.size, i.etag, i.last_modified) for i in adapter.iter_objects("", page_size=7)]
         top = [(i.key, i.is_prefix) for i in adapter.iter_objects("", recursive=False, page_size=3)]
         seen[direct] = (flat, top)

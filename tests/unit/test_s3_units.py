@@ -36,10 +36,17 @@ from objstore import (
     TransientError,
 )
 from objstore.adapters.s3 import S3Adapter, S3Config, translate_error
+from objstore.adapters.s3_transport import BotocoreTransport
 from objstore.adapters.transfer import VerifyingReader
 from objstore.domain.listing import in_key_order, page_in_name_order
 from objstore.domain.models import ObjectInfo, ReadOptions
 from objstore.ports.credentials import Credentials, ICredentialsProvider, RefreshingCredentials
+
+
+def boto_client(adapter: S3Adapter) -> Any:
+    transport = adapter._transport
+    assert isinstance(transport, BotocoreTransport)
+    return transport.client
 
 
 def client_error(code: str, status: int, *, retry_after: str | None = None) -> botocore.exceptions.ClientError:
@@ -303,14 +310,14 @@ def test_batch_delete_reports_per_key_errors(moto_s3: Any, monkeypatch: pytest.M
     store = ObjectStorageService(adapter)
     for key in ("a", "b", "c"):
         store.put_object("", key, b"x")
-    real = adapter._client.delete_objects
+    real = boto_client(adapter).delete_objects
 
     def partly_denied(**kwargs: Any) -> dict[str, Any]:
         response: dict[str, Any] = real(**kwargs)
         response["Errors"] = [{"Key": "b", "Code": "AccessDenied", "Message": "Access Denied"}]
         return response
 
-    monkeypatch.setattr(adapter._client, "delete_objects", partly_denied)
+    monkeypatch.setattr(boto_client(adapter), "delete_objects", partly_denied)
     result = store.delete_objects("", ["a", "b", "c"])
     assert sorted(result.deleted) == ["a", "c"]
     assert set(result.errors) == {"b"}
@@ -419,7 +426,7 @@ def test_botocore_sends_each_request_once(monkeypatch: pytest.MonkeyPatch) -> No
     """The retry layer is the one place that retries: botocore's attempts are one, whatever the environment says."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "7")
     adapter = S3Adapter(S3Config(bucket="b", region_name="us-east-1", access_key_id="k", secret_access_key="s"))
-    assert adapter._client.meta.config.retries["total_max_attempts"] == 1
+    assert boto_client(adapter).meta.config.retries["total_max_attempts"] == 1
 
 
 def test_a_read_describes_the_object_from_the_answer_of_its_get(moto_s3: Any) -> None:
@@ -428,7 +435,7 @@ def test_a_read_describes_the_object_from_the_answer_of_its_get(moto_s3: Any) ->
     store.put_object("", "d.txt", b"0123456789", content_type="text/plain", metadata={"owner": "team"})
     head = adapter.head_object("", "d.txt")
     calls: list[str] = []
-    adapter._client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    boto_client(adapter).meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
     for options in (ReadOptions(), ReadOptions(3, 7), ReadOptions(-4), ReadOptions(20)):
         calls.clear()
         with adapter.open_object("", "d.txt", options) as opened:

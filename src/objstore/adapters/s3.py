@@ -9,7 +9,6 @@ as user metadata (``objstore_sha256``) and checked when an object is read whole.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import hashlib
@@ -29,13 +28,23 @@ try:
     import boto3
     import botocore.credentials
     import botocore.exceptions
-    import botocore.parsers
+    import botocore.session
     import urllib3.exceptions
     from botocore.config import Config as BotoConfig
 except ImportError as exc:  # pragma: no cover - exercised by the factory's missing-extra error
     raise ModuleNotFoundError(str(exc), name="boto3") from exc
 
-from objstore.adapters.s3_direct import DirectRequests, parse_timestamp
+from objstore.adapters.s3_direct import DirectRequests, DirectTransport, parse_timestamp
+from objstore.adapters.s3_transport import (
+    BotocoreTransport,
+    Conditions,
+    Encryption,
+    ObjectAttributes,
+    S3Body,
+    S3Head,
+    S3Page,
+    S3Transport,
+)
 from objstore.adapters.sigv4 import CredentialSource, StaticCredentials
 from objstore.adapters.transfer import VerifyingReader, prehash_sha256, read_first, upload_in_parts
 from objstore.domain.buffers import Lease
@@ -124,6 +133,8 @@ class S3Config:
             try, and the retry layer starts no try after its deadline: at most deadline + read timeout in all.
             Each request is sent once (botocore's own retries are off): retrying is the retry layer's alone.
         max_pool_connections: HTTP connections kept open.
+        ca_bundle: A PEM file of the certificate authorities to check the endpoint's certificate with; else
+            ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle``, else ``REQUESTS_CA_BUNDLE``, else certifi's.
         direct_requests: With a custom endpoint (S3-compatible stores), send object reads and writes (GET, PUT,
             UploadPart) as SigV4-signed requests of objstore's own over pooled ``http.client`` connections
             instead of through botocore's request pipeline: about a tenth of the CPU per request, so syncs of
@@ -157,6 +168,7 @@ class S3Config:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_pool_connections: int = 32
+    ca_bundle: str | None = None
     direct_requests: bool = True
 
     def __post_init__(self) -> None:
@@ -326,16 +338,6 @@ class _ProviderLoader(botocore.credentials.CredentialProvider):  # type: ignore[
         return self._credentials
 
 
-# PutObject's parameters (as _object_args and the conditions name them) and the headers they are sent as.
-_HEADER_OF = {
-    "ContentType": "content-type",
-    "ServerSideEncryption": "x-amz-server-side-encryption",
-    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
-    "IfNoneMatch": "if-none-match",
-    "IfMatch": "if-match",
-}
-
-
 @functools.cache
 def _version() -> str:
     """objstore's version, for the user agent (from the installed distribution: the package root is not imported
@@ -344,10 +346,6 @@ def _version() -> str:
         return importlib.metadata.version("objstore")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _md5_b64(data: bytes | bytearray | memoryview) -> str:
-    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
 
 def _whole_size(content_range: str | None, length: int) -> int:
@@ -359,31 +357,11 @@ def _whole_size(content_range: str | None, length: int) -> int:
     return length
 
 
-_META = "x-amz-meta-"
-
-
-def _info_from_headers(relative: str, headers: Mapping[str, str], size: int) -> ObjectInfo:
-    """The object a direct GET's answer describes (header names in lower case), as botocore would shape it."""
-    metadata = {name[len(_META) :]: value for name, value in headers.items() if name.startswith(_META)}
-    sha256 = metadata.pop(SHA256_METADATA, None)
-    modified = headers.get("last-modified")
-    try:
-        last_modified = parse_timestamp(modified) if modified else None
-    except ValueError:  # a date no parser reads: the object is still what the answer says
-        last_modified = None
-    return ObjectInfo(
-        key=relative,
-        size=size,
-        etag=headers.get("etag", "").strip('"') or None,
-        last_modified=last_modified,
-        content_type=headers.get("content-type"),
-        metadata=metadata,
-        checksum_sha256=sha256,
-    )
-
-
 class S3Adapter(IObjectStorageAdapter):
     """An S3 bucket (and optional base prefix) as a store.
+
+    Requests go through one :class:`~objstore.adapters.s3_transport.S3Transport`, chosen here once: direct
+    requests for a custom endpoint (``direct_requests``, where they can promise what botocore does), else botocore.
 
     Args:
         config: An :class:`S3Config`, or the bucket name followed by config fields as keywords.
@@ -400,31 +378,49 @@ class S3Adapter(IObjectStorageAdapter):
             self._credentials = RefreshingCredentials(
                 config.credentials_provider, margin=timedelta(seconds=config.refresh_margin_seconds)
             )
-        self._client = self._build_client()
-        self._direct = self._build_direct_requests()
+        self._transport: S3Transport = self._build_transport()
         if config.create_bucket:
             self._ensure_bucket()
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
-    def _build_client(self) -> Any:
+    def _build_transport(self) -> S3Transport:
+        config = self.config
         try:
-            return self._client_from_chain()
+            session, verify = self._build_session()
+            client = self._client_from(session, verify)
         except ConfigurationError:
             raise
         except botocore.exceptions.ProfileNotFound as exc:
             raise ConfigurationError(f"AWS profile not found: {exc}") from None
         except (ValueError, botocore.exceptions.BotoCoreError) as exc:
             raise ConfigurationError(f"cannot configure the S3 client: {exc}") from None
+        encryption = Encryption(config.sse, config.sse_kms_key_id) if config.sse else None
+        direct = self._build_direct_requests(session, client, verify)
+        if direct is None:
+            return BotocoreTransport(client, config.bucket, encryption=encryption)
+        return DirectTransport(client, config.bucket, direct, encryption=encryption)
 
-    def _client_from_chain(self) -> Any:
-        config = self.config
-        session = boto3.session.Session(profile_name=config.profile_name)
-        self._session = session
+    def _build_session(self) -> tuple[boto3.session.Session, bool | str]:
+        """A boto3 session over a botocore session of our own (configured by botocore's public API), and the
+        certificate check to build the client with."""
+        core = botocore.session.Session(profile=self.config.profile_name)
         # Listings parse a timestamp per key; botocore's default (dateutil) is most of a large listing's CPU.
-        session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
-        endpoint = self._endpoint_url()
-        custom_endpoint = bool(endpoint)
+        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+        if self._credentials is not None:
+            loader = _ProviderLoader(_ProviderCredentials(self._credentials))
+            core.get_component("credential_provider").insert_before("env", loader)
+        return boto3.session.Session(botocore_session=core), self._verify(core)
+
+    def _verify(self, core: botocore.session.Session) -> bool | str:
+        """The certificate check, resolved as botocore resolves it (``ca_bundle``, then ``AWS_CA_BUNDLE`` or the
+        profile's, then ``REQUESTS_CA_BUNDLE``, else certifi's), so both request paths check the same way."""
+        bundle = self.config.ca_bundle or core.get_config_variable("ca_bundle") or os.environ.get("REQUESTS_CA_BUNDLE")
+        return str(bundle) if bundle else True
+
+    def _client_from(self, session: boto3.session.Session, verify: bool | str) -> Any:
+        config = self.config
+        custom_endpoint = bool(self._endpoint_url())
         region = config.region_name or session.region_name or ("us-east-1" if custom_endpoint else None)
         checksums = config.checksums or ("when_required" if custom_endpoint else "when_supported")
         addressing = config.addressing_style
@@ -438,15 +434,12 @@ class S3Adapter(IObjectStorageAdapter):
             retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
-            max_pool_connections=max(config.max_pool_connections, config.max_concurrency + 2),
+            max_pool_connections=self._pool_size(),
             request_checksum_calculation=checksums,
             response_checksum_validation=checksums,
             user_agent_extra="objstore",
         )
-        if self._credentials is not None:
-            resolver = session._session.get_component("credential_provider")
-            resolver.insert_before("env", _ProviderLoader(_ProviderCredentials(self._credentials)))
-        kwargs: dict[str, Any] = {"config": boto_config, "region_name": region}
+        kwargs: dict[str, Any] = {"config": boto_config, "region_name": region, "verify": verify}
         if config.endpoint_url:
             kwargs["endpoint_url"] = config.endpoint_url
         if config.access_key_id:
@@ -457,27 +450,32 @@ class S3Adapter(IObjectStorageAdapter):
             )
         return session.client("s3", **kwargs)
 
-    def _build_direct_requests(self) -> DirectRequests | None:
+    def _pool_size(self) -> int:
+        return max(self.config.max_pool_connections, self.config.max_concurrency + 2)
+
+    def _build_direct_requests(
+        self, session: boto3.session.Session, client: Any, verify: bool | str
+    ) -> DirectRequests | None:
         if not (self.config.direct_requests and self._endpoint_url()):
             return None
-        pool = max(self.config.max_pool_connections, self.config.max_concurrency + 2)
         return DirectRequests.for_client(
-            self._client,
+            client,
             self.config.bucket,
             virtual_hosted=self.config.addressing_style == "virtual",
-            pool_size=pool,
+            pool_size=self._pool_size(),
             user_agent=f"objstore/{_version()}",
-            credentials=self._signing_credentials(),
+            credentials=self._signing_credentials(session),
+            verify=verify,
         )
 
-    def _signing_credentials(self) -> CredentialSource | None:
+    def _signing_credentials(self, session: boto3.session.Session) -> CredentialSource | None:
         """What the client signs with, by botocore's public API, so that direct requests sign the same way: the
         keys given, else the session's resolved (refreshable) credentials, the provider's among them; None if
         there are none (botocore's path then reports it)."""
         config = self.config
         if config.access_key_id and config.secret_access_key:
             return StaticCredentials(config.access_key_id, config.secret_access_key, config.session_token)
-        credentials: CredentialSource | None = self._session.get_credentials()
+        credentials: CredentialSource | None = session.get_credentials()
         return credentials
 
     def _where(self) -> str:
@@ -491,18 +489,16 @@ class S3Adapter(IObjectStorageAdapter):
 
     def _ensure_bucket(self) -> None:
         try:
-            self._call(None, lambda: self._client.head_bucket(Bucket=self.config.bucket))
+            self._call(None, self._transport.head_bucket)
         except (ObjectNotFound, ConfigurationError):
             try:
-                self._call(None, lambda: self._client.create_bucket(Bucket=self.config.bucket))
+                self._call(None, self._transport.create_bucket)
             except ObjectStorageError as exc:
                 if "BucketAlreadyOwnedByYou" not in str(exc) and "BucketAlreadyExists" not in str(exc):
                     raise
 
     def close(self) -> None:
-        if self._direct is not None:
-            self._direct.close()
-        self._client.close()
+        self._transport.close()
 
     def __repr__(self) -> str:
         where = f"s3://{self.config.bucket}/{self._root.prefix}".rstrip("/")
@@ -548,31 +544,23 @@ class S3Adapter(IObjectStorageAdapter):
         except Exception as exc:
             raise translate_error(exc, key=key, conditional_create=conditional_create) from exc
 
-    def _sse_args(self) -> dict[str, str]:
-        if self.config.sse is None:
-            return {}
-        args = {"ServerSideEncryption": self.config.sse}
-        if self.config.sse_kms_key_id:
-            args["SSEKMSKeyId"] = self.config.sse_kms_key_id
-        return args
-
     # --- reads ----------------------------------------------------------------------------------------------
 
     def head_object(self, prefix: str, key: str) -> ObjectInfo:
         relative, bucket_key = self._root.locate(prefix, key)
-        response = self._call(relative, lambda: self._client.head_object(Bucket=self.config.bucket, Key=bucket_key))
-        return self._info_from_head(relative, response)
+        return self._info(relative, self._call(relative, lambda: self._transport.head(bucket_key)))
 
-    def _info_from_head(self, relative: str, response: Mapping[str, Any], size: int | None = None) -> ObjectInfo:
-        """The object a HEAD (or a GET, given the whole ``size``) describes, in botocore's shape."""
-        metadata = dict(response.get("Metadata") or {})
+    @staticmethod
+    def _info(relative: str, head: S3Head, size: int | None = None) -> ObjectInfo:
+        """The object a HEAD (or a GET, given the whole ``size``) describes."""
+        metadata = dict(head.metadata)
         sha256 = metadata.pop(SHA256_METADATA, None)
         return ObjectInfo(
             key=relative,
-            size=int(response.get("ContentLength", 0)) if size is None else size,
-            etag=str(response.get("ETag", "")).strip('"') or None,
-            last_modified=response.get("LastModified"),
-            content_type=response.get("ContentType"),
+            size=head.length if size is None else size,
+            etag=(head.etag or "").strip('"') or None,
+            last_modified=head.last_modified,
+            content_type=head.content_type,
             metadata=metadata,
             checksum_sha256=sha256,
         )
@@ -604,22 +592,12 @@ class S3Adapter(IObjectStorageAdapter):
         with io.BufferedReader(reader, buffer_size=CHUNK_SIZE) as buffered:
             yield OpenedObject(described, buffered)
 
-    def _open_body(self, relative: str, bucket_key: str, header: str | None) -> tuple[Any, int, ObjectInfo]:
+    def _open_body(self, relative: str, bucket_key: str, header: str | None) -> tuple[S3Body, int, ObjectInfo]:
         """Start a GET: its body, the length of the body, and the object as the answer describes it (its whole
-        size from Content-Range for a range); direct where possible, else botocore."""
-        direct = self._direct
-        if direct is not None:
-            headers = {"range": header} if header is not None else {}
-            answer, body = self._call(relative, lambda: direct.get_object(bucket_key, headers))
-            length = int(answer.get("content-length", 0))
-            return body, length, _info_from_headers(relative, answer, _whole_size(answer.get("content-range"), length))
-        args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": bucket_key}
-        if header is not None:
-            args["Range"] = header
-        response = self._call(relative, lambda: self._client.get_object(**args))
-        length = int(response.get("ContentLength", 0))
-        info = self._info_from_head(relative, response, _whole_size(response.get("ContentRange"), length))
-        return response["Body"], length, info
+        size from Content-Range for a range)."""
+        started = self._call(relative, lambda: self._transport.get(bucket_key, header))
+        length = started.head.length
+        return started.body, length, self._info(relative, started.head, _whole_size(started.head.content_range, length))
 
     def _range_header(self, prefix: str, key: str, options: ReadOptions) -> tuple[str | None, ObjectInfo | None]:
         """The HTTP Range for a slice (None for the whole object, "" for an empty slice of an object that
@@ -661,53 +639,46 @@ class S3Adapter(IObjectStorageAdapter):
 
     def _list_pages(self, bucket_prefix: str, *, delimiter: bool, page_size: int | None) -> Iterator[ObjectInfo]:
         """ListObjectsV2 page by page, in the server's order; keys relative to the store's root."""
-        args: dict[str, Any] = {"Bucket": self.config.bucket, "Prefix": bucket_prefix}
-        if delimiter:
-            args["Delimiter"] = "/"
-        if page_size:
-            args["MaxKeys"] = page_size
         label = self._root.relative(bucket_prefix) or None
         guard = ListingGuard(self._where(), self.name, bucket_prefix, label)
-        direct = self._direct
+        token: str | None = None
         while True:
-            if direct is not None:
-                page = self._call(
-                    label,
-                    lambda: direct.list_objects_v2(
-                        bucket_prefix,
-                        delimiter=args.get("Delimiter"),
-                        max_keys=page_size,
-                        token=args.get("ContinuationToken"),
-                    ),
-                )
-            else:
-                page = self._call(label, lambda: self._client.list_objects_v2(**args))
-            entries = []
-            for item in page.get("Contents", ()):
-                listed = as_listed(
-                    ObjectInfo(
-                        key=self._root.relative(guard.key(item["Key"])),
-                        size=int(item.get("Size", 0)),
-                        etag=str(item.get("ETag", "")).strip('"') or None,
-                        last_modified=item.get("LastModified"),
-                    )
-                )
-                if listed is not None:
-                    entries.append(listed)
-            for item in page.get("CommonPrefixes", ()):
-                prefix_entry = as_listed(ObjectInfo(key=self._root.relative(guard.key(item["Prefix"])), is_prefix=True))
-                if prefix_entry is not None:
-                    entries.append(prefix_entry)
+            request = functools.partial(
+                self._transport.list_page,
+                bucket_prefix,
+                delimiter="/" if delimiter else None,
+                max_keys=page_size,
+                token=token,
+            )
+            page = self._call(label, request)
+            entries = self._page_entries(page, guard)
             # Checked before the page is given: a page that would loop the listing gives nothing twice.
             token = guard.next_token(
-                page.get("NextContinuationToken"),
-                entries=len(page.get("Contents", ())) + len(page.get("CommonPrefixes", ())),
-                truncated=bool(page.get("IsTruncated")),
+                page.next_token, entries=len(page.objects) + len(page.prefixes), truncated=page.truncated
             )
             yield from page_in_name_order(entries) if delimiter else entries
             if token is None:
                 return
-            args["ContinuationToken"] = token
+
+    def _page_entries(self, page: S3Page, guard: ListingGuard) -> list[ObjectInfo]:
+        """A page's objects and prefixes, relative to the store's root (keys the port cannot name left out)."""
+        entries = []
+        for item in page.objects:
+            listed = as_listed(
+                ObjectInfo(
+                    key=self._root.relative(guard.key(item.key)),
+                    size=item.size,
+                    etag=(item.etag or "").strip('"') or None,
+                    last_modified=item.last_modified,
+                )
+            )
+            if listed is not None:
+                entries.append(listed)
+        for name in page.prefixes:
+            prefix_entry = as_listed(ObjectInfo(key=self._root.relative(guard.key(name)), is_prefix=True))
+            if prefix_entry is not None:
+                entries.append(prefix_entry)
+        return entries
 
     def _prefix_has_objects(self, relative_prefix: str) -> bool:
         if not self.config.hierarchical:
@@ -715,9 +686,9 @@ class S3Adapter(IObjectStorageAdapter):
         bucket_prefix = self._root.full(relative_prefix)
         page = self._call(
             relative_prefix,
-            lambda: self._client.list_objects_v2(Bucket=self.config.bucket, Prefix=bucket_prefix, MaxKeys=1),
+            lambda: self._transport.list_page(bucket_prefix, delimiter=None, max_keys=1, token=None),
         )
-        return bool(page.get("Contents"))
+        return bool(page.objects)
 
     # --- writes ---------------------------------------------------------------------------------------------
 
@@ -744,55 +715,26 @@ class S3Adapter(IObjectStorageAdapter):
         finally:
             first.release()  # once only: the part upload may have returned it already
 
-    def _object_args(
-        self, content_type: str | None, metadata: Mapping[str, str] | None, sha256: str | None
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _attributes(
+        content_type: str | None, metadata: Mapping[str, str] | None, sha256: str | None
+    ) -> ObjectAttributes:
         user = dict(metadata or {})
         if sha256 is not None:
             user[SHA256_METADATA] = sha256
-        args: dict[str, Any] = {"Metadata": user, **self._sse_args()}
-        if content_type:
-            args["ContentType"] = content_type
-        return args
-
-    @staticmethod
-    def _conditions(options: WriteOptions) -> dict[str, str]:
-        """The conditions of a write as PutObject (and CompleteMultipartUpload) name them."""
-        conditions: dict[str, str] = {}
-        if options.if_none_match:
-            conditions["IfNoneMatch"] = options.if_none_match
-        if options.if_match:
-            conditions["IfMatch"] = f'"{options.if_match}"'
-        return conditions
+        return ObjectAttributes(content_type=content_type or None, metadata=user)
 
     def _put_single(
         self, relative: str, bucket_key: str, data: bytes | bytearray | memoryview, options: WriteOptions
     ) -> ObjectInfo:
         sha256 = hashlib.sha256(data).hexdigest() if self.config.store_sha256 else None
-        attributes = self._object_args(options.content_type, options.metadata, sha256)
-        conditions = self._conditions(options)
-        create_only = bool(options.if_none_match)
-        direct = self._direct
-        if direct is not None:
-            headers = {"content-md5": _md5_b64(data)}
-            for name, value in {**attributes, **conditions}.items():
-                if name == "Metadata":
-                    headers.update({f"x-amz-meta-{key}": item for key, item in value.items()})
-                else:
-                    headers[_HEADER_OF[name]] = value
-            answer = self._call(
-                relative, lambda: direct.put_object(bucket_key, data, headers), conditional_create=create_only
-            )
-            etag = answer.get("etag", "")
-        else:
-            body = data if isinstance(data, bytes) else BufferReader(data)  # a view of a pooled buffer: no copy
-            args = {"Bucket": self.config.bucket, "Key": bucket_key, "Body": body, "ContentMD5": _md5_b64(data)}
-            response = self._call(
-                relative,
-                lambda: self._client.put_object(**args, **attributes, **conditions),
-                conditional_create=create_only,
-            )
-            etag = str(response.get("ETag", ""))
+        attributes = self._attributes(options.content_type, options.metadata, sha256)
+        conditions = Conditions(options.if_none_match, options.if_match)
+        etag = self._call(
+            relative,
+            lambda: self._transport.put(bucket_key, data, attributes, conditions),
+            conditional_create=bool(options.if_none_match),
+        )
         return ObjectInfo(
             key=relative,
             size=len(data),
@@ -806,26 +748,14 @@ class S3Adapter(IObjectStorageAdapter):
         self, relative: str, bucket_key: str, first: Lease, stream: Readable, options: WriteOptions, sha256: str | None
     ) -> ObjectInfo:
         self._check_conditions_early("", relative, options)
-        bucket = self.config.bucket
-        create_args = {
-            "Bucket": bucket,
-            "Key": bucket_key,
-            **self._object_args(options.content_type, options.metadata, sha256),
-        }
-        upload = self._call(relative, lambda: self._client.create_multipart_upload(**create_args))
-        upload_id = upload["UploadId"]
+        attributes = self._attributes(options.content_type, options.metadata, sha256)
+        upload_id = self._call(relative, lambda: self._transport.create_multipart(bucket_key, attributes))
+        conditions = Conditions(options.if_none_match, options.if_match)
         try:
             parts, size = self._upload_parts(relative, bucket_key, upload_id, first, stream)
-            complete: dict[str, Any] = {
-                "Bucket": bucket,
-                "Key": bucket_key,
-                "UploadId": upload_id,
-                "MultipartUpload": {"Parts": parts},
-                **self._conditions(options),
-            }
-            response = self._call(
+            etag = self._call(
                 relative,
-                lambda: self._client.complete_multipart_upload(**complete),
+                lambda: self._transport.complete_multipart(bucket_key, upload_id, parts, conditions),
                 conditional_create=bool(options.if_none_match),
             )
         except BaseException:
@@ -834,7 +764,7 @@ class S3Adapter(IObjectStorageAdapter):
         return ObjectInfo(
             key=relative,
             size=size,
-            etag=str(response.get("ETag", "")).strip('"') or None,
+            etag=etag.strip('"') or None,
             content_type=options.content_type,
             metadata=options.metadata,
             checksum_sha256=sha256,
@@ -842,24 +772,11 @@ class S3Adapter(IObjectStorageAdapter):
 
     def _upload_parts(
         self, relative: str, bucket_key: str, upload_id: str, first: Lease, stream: Readable
-    ) -> tuple[list[dict[str, Any]], int]:
-        def send(number: int, data: memoryview | bytes) -> dict[str, Any]:
-            direct = self._direct
-            if direct is not None:
-                answer = self._call(relative, lambda: direct.upload_part(bucket_key, upload_id, number, data))
-                return {"PartNumber": number, "ETag": answer.get("etag", "")}
-            response = self._call(
-                relative,
-                lambda: self._client.upload_part(
-                    Bucket=self.config.bucket,
-                    Key=bucket_key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=BufferReader(data),  # the part's pooled buffer, not a copy of it
-                    ContentMD5=_md5_b64(data),
-                ),
+    ) -> tuple[list[tuple[int, str]], int]:
+        def send(number: int, data: memoryview | bytes) -> tuple[int, str]:
+            return number, self._call(
+                relative, lambda: self._transport.upload_part(bucket_key, upload_id, number, data)
             )
-            return {"PartNumber": number, "ETag": response["ETag"]}
 
         # Each part is sent once here (no attempts of our own): resuming at a failed part is the retry layer's.
         sent = upload_in_parts(
@@ -877,29 +794,21 @@ class S3Adapter(IObjectStorageAdapter):
         # The original failure is what the caller needs; an abort that fails too leaves an orphan that
         # a bucket lifecycle rule (AbortIncompleteMultipartUpload) reaps.
         with contextlib.suppress(ObjectStorageError):
-            self._call(
-                relative,
-                lambda: self._client.abort_multipart_upload(
-                    Bucket=self.config.bucket, Key=bucket_key, UploadId=upload_id
-                ),
-            )
+            self._call(relative, lambda: self._transport.abort_multipart(bucket_key, upload_id))
 
     def delete_object(self, prefix: str, key: str) -> None:
         relative, bucket_key = self._root.locate(prefix, key)
         self.head_object(prefix, key)  # S3 deletes are silent about absent keys; the port is not
-        self._call(relative, lambda: self._client.delete_object(Bucket=self.config.bucket, Key=bucket_key))
+        self._call(relative, lambda: self._transport.delete(bucket_key))
 
     def delete_objects(self, prefix: str, keys: Iterable[str]) -> DeleteResult:
         def delete_batch(names: list[str]) -> dict[str, ObjectStorageError]:
-            request = {"Objects": [{"Key": name} for name in names], "Quiet": True}
-            response = self._call(None, lambda: self._client.delete_objects(Bucket=self.config.bucket, Delete=request))
             failed: dict[str, ObjectStorageError] = {}
-            for item in response.get("Errors", ()):
-                code = str(item.get("Code", ""))
-                if code != "NoSuchKey":  # absent counts as deleted
-                    cls = _CODE_TABLE.get(code, ObjectStorageError)
-                    message = f"{item.get('Message') or code} ({code})"
-                    failed[item["Key"]] = cls(message, key=self._root.relative(item["Key"]))
+            for item in self._call(None, lambda: self._transport.delete_batch(names)):
+                if item.code != "NoSuchKey":  # absent counts as deleted
+                    cls = _CODE_TABLE.get(item.code, ObjectStorageError)
+                    message = f"{item.message or item.code} ({item.code})"
+                    failed[item.key] = cls(message, key=self._root.relative(item.key))
             return failed
 
         return delete_in_batches(
@@ -915,59 +824,31 @@ class S3Adapter(IObjectStorageAdapter):
         source = self.head_object(src_prefix, src_key)
         if src_bucket_key == dst_bucket_key:
             return
-        copy_source = {"Bucket": self.config.bucket, "Key": src_bucket_key}
         if source.size <= self.config.copy_multipart_threshold:
-            self._call(
-                src_relative,
-                lambda: self._client.copy_object(
-                    Bucket=self.config.bucket,
-                    Key=dst_bucket_key,
-                    CopySource=copy_source,
-                    MetadataDirective="COPY",
-                    **self._sse_args(),
-                ),
-            )
+            self._call(src_relative, lambda: self._transport.copy(src_bucket_key, dst_bucket_key))
             return
-        self._copy_multipart(source, copy_source, dst_relative, dst_bucket_key)
+        self._copy_multipart(source, src_bucket_key, dst_relative, dst_bucket_key)
 
-    def _copy_multipart(
-        self, source: ObjectInfo, copy_source: dict[str, str], dst_relative: str, dst_bucket_key: str
-    ) -> None:
-        metadata = dict(source.metadata)
-        args = self._object_args(source.content_type, metadata, source.checksum_sha256)
-        upload = self._call(
-            dst_relative,
-            lambda: self._client.create_multipart_upload(Bucket=self.config.bucket, Key=dst_bucket_key, **args),
-        )
-        upload_id = upload["UploadId"]
+    def _copy_multipart(self, source: ObjectInfo, src_bucket_key: str, dst_relative: str, dst_bucket_key: str) -> None:
+        attributes = self._attributes(source.content_type, source.metadata, source.checksum_sha256)
+        upload_id = self._call(dst_relative, lambda: self._transport.create_multipart(dst_bucket_key, attributes))
         part_size = max(self.config.multipart_chunksize, -(-source.size // MAX_PARTS))
         ranges = [(start, min(start + part_size, source.size) - 1) for start in range(0, source.size, part_size)]
 
-        def copy_part(number: int, first: int, last: int) -> dict[str, Any]:
-            response = self._call(
+        def copy_part(number: int, first: int, last: int) -> tuple[int, str]:
+            return number, self._call(
                 dst_relative,
-                lambda: self._client.upload_part_copy(
-                    Bucket=self.config.bucket,
-                    Key=dst_bucket_key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    CopySource=copy_source,
-                    CopySourceRange=f"bytes={first}-{last}",
+                lambda: self._transport.upload_part_copy(
+                    dst_bucket_key, upload_id, number, src_bucket_key, first, last
                 ),
             )
-            return {"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]}
 
         try:
             with ThreadPoolExecutor(self.config.max_concurrency) as pool:
                 parts = list(pool.map(lambda item: copy_part(item[0] + 1, *item[1]), enumerate(ranges)))
             self._call(
                 dst_relative,
-                lambda: self._client.complete_multipart_upload(
-                    Bucket=self.config.bucket,
-                    Key=dst_bucket_key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                ),
+                lambda: self._transport.complete_multipart(dst_bucket_key, upload_id, parts, Conditions()),
             )
         except BaseException:
             self._abort(dst_relative, dst_bucket_key, upload_id)
@@ -977,16 +858,7 @@ class S3Adapter(IObjectStorageAdapter):
 
     def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
         relative, bucket_key = self._root.locate(prefix, key)
-        operation = {"GET": "get_object", "PUT": "put_object"}.get(method.upper())
-        if operation is None:
+        verb = method.upper()
+        if verb not in ("GET", "PUT"):
             raise NotSupported(f"presigned {method} URLs are not supported (GET or PUT)", key=relative)
-        return str(
-            self._call(
-                relative,
-                lambda: self._client.generate_presigned_url(
-                    operation,
-                    Params={"Bucket": self.config.bucket, "Key": bucket_key},
-                    ExpiresIn=int(expires_in),
-                ),
-            )
-        )
+        return self._call(relative, lambda: self._transport.presign(verb, bucket_key, int(expires_in)))

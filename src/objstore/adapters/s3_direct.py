@@ -5,13 +5,16 @@ header objects, response parsing). For a large object that is nothing; for a fol
 of the work, and with the GIL it caps a sync at a few hundred objects a second. This module sends the requests
 that carry data or are made most often (``PutObject``, ``UploadPart``, ``GetObject`` and ``ListObjectsV2``
 pages) for about a tenth of that; the rest (heads, deletes, copies, multipart bookkeeping) stays with botocore.
+:class:`DirectTransport` is the :class:`~objstore.adapters.s3_transport.S3Transport` made of both: these requests
+sent directly, the others by the botocore transport it extends.
 
 It serves custom endpoints (S3-compatible stores), where an object's URL is plain: ``endpoint/bucket/key``, or
 ``bucket.endpoint/key`` when virtual-hosted. AWS itself, with its endpoint rules, stays with botocore. What is
 not per-request still comes from botocore: the resolved endpoint and signing region, the credentials (read
-afresh for each request, so refreshed ones are used), the CA bundle. Each request is sent once: retrying is the
-retry layer's. Errors are handed back as ``botocore.exceptions.ClientError`` with the fields botocore would fill,
-so ``translate_error`` maps them exactly as it maps the SDK's.
+afresh for each request, so refreshed ones are used); the certificate check is the one the client was built
+with. Each request is sent once: retrying is the retry layer's. Errors are handed back as
+``botocore.exceptions.ClientError`` with the fields botocore would fill, so ``translate_error`` maps them
+exactly as it maps the SDK's.
 """
 
 from __future__ import annotations
@@ -33,10 +36,22 @@ import botocore.exceptions
 import botocore.httpsession
 import botocore.parsers
 
+from objstore.adapters.s3_transport import (
+    BotocoreTransport,
+    Conditions,
+    Data,
+    Encryption,
+    ObjectAttributes,
+    S3Get,
+    S3Head,
+    S3Listed,
+    S3Page,
+    content_md5,
+)
 from objstore.adapters.sigv4 import EMPTY_SHA256 as _EMPTY_SHA256
 from objstore.adapters.sigv4 import CredentialSource, SigV4Signer
 
-__all__ = ["DirectRequests", "PooledBody", "parse_timestamp"]
+__all__ = ["DirectRequests", "DirectTransport", "PooledBody", "head_of_headers", "parse_timestamp"]
 
 
 class DirectRequests:
@@ -82,16 +97,18 @@ class DirectRequests:
         pool_size: int,
         user_agent: str,
         credentials: CredentialSource | None = None,
+        verify: bool | str = True,
     ) -> DirectRequests | None:
         """Direct requests to ``bucket`` at the client's (custom) endpoint, signed as it signs; or None.
 
         ``credentials`` are the ones the client signs with, from botocore's public API: the session's
         ``get_credentials()`` (refreshable; read with ``get_frozen_credentials()`` at each request), or the
-        explicit keys the client was built with. None where this path cannot promise what botocore does: no
-        credentials, a proxy in the way, certificate checks turned off.
+        explicit keys the client was built with. ``verify`` is the certificate check the client was built with
+        (True, or a CA bundle's path). None where this path cannot promise what botocore does: no credentials, a
+        proxy in the way, certificate checks turned off.
         """
-        if credentials is None:
-            return None
+        if credentials is None or verify is False:
+            return None  # no credentials, or certificate checks off: left to botocore, this path always verifies
         endpoint = urllib.parse.urlsplit(client.meta.endpoint_url)
         if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
             return None
@@ -99,13 +116,9 @@ class DirectRequests:
             endpoint.hostname or endpoint.netloc
         ):
             return None  # botocore would go through the proxy; so must we, and this path has none
-        http_session = getattr(getattr(client, "_endpoint", None), "http_session", None)
-        verify = getattr(http_session, "_verify", True)
-        if verify is False:
-            return None  # certificate checks turned off: left to botocore, this path always verifies
         context = None
         if endpoint.scheme == "https":
-            cafile = verify if isinstance(verify, str) else botocore.httpsession.get_cert_path(True)
+            cafile = botocore.httpsession.get_cert_path(verify)
             context = ssl.create_default_context(cafile=cafile if isinstance(cafile, str) else None)
         base = endpoint.path.rstrip("/")
         if virtual_hosted:
@@ -187,10 +200,8 @@ class DirectRequests:
             raise _client_error("GetObject", response.status, response_headers, answer)
         return response_headers, PooledBody(self, connection, response)
 
-    def list_objects_v2(
-        self, prefix: str, *, delimiter: str | None, max_keys: int | None, token: str | None
-    ) -> dict[str, Any]:
-        """One ``ListObjectsV2`` page, in the shape botocore returns (``Contents``, ``CommonPrefixes``, ...).
+    def list_objects_v2(self, prefix: str, *, delimiter: str | None, max_keys: int | None, token: str | None) -> S3Page:
+        """One ``ListObjectsV2`` page.
 
         Keys are asked for URL-encoded (``encoding-type=url``, as botocore does), so a key holding characters
         XML cannot carry still arrives intact; they are decoded here.
@@ -336,6 +347,60 @@ class PooledBody:
             self._owner._release(connection, self._response)
 
 
+class DirectTransport(BotocoreTransport):
+    """The S3 transport of custom endpoints: reads, writes, parts and listings as direct requests (the calls made
+    most often, or carrying data); the rest (heads, deletes, copies, multipart bookkeeping, presigned URLs)
+    through botocore, by the transport it extends."""
+
+    def __init__(
+        self, client: Any, bucket: str, requests: DirectRequests, *, encryption: Encryption | None = None
+    ) -> None:
+        super().__init__(client, bucket, encryption=encryption)
+        self.requests = requests
+        self._sse_headers = encryption.headers() if encryption is not None else {}
+
+    def get(self, key: str, range_header: str | None) -> S3Get:
+        headers, body = self.requests.get_object(key, {"range": range_header} if range_header is not None else {})
+        return S3Get(head_of_headers(headers), body)
+
+    def list_page(self, prefix: str, *, delimiter: str | None, max_keys: int | None, token: str | None) -> S3Page:
+        return self.requests.list_objects_v2(prefix, delimiter=delimiter, max_keys=max_keys, token=token)
+
+    def put(self, key: str, data: Data, attributes: ObjectAttributes, conditions: Conditions) -> str:
+        headers = {"content-md5": content_md5(data), **self._sse_headers, **conditions.headers()}
+        if attributes.content_type:
+            headers["content-type"] = attributes.content_type
+        headers.update({f"{_META}{name}": value for name, value in attributes.metadata.items()})
+        return self.requests.put_object(key, data, headers).get("etag", "")
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: Data) -> str:
+        return self.requests.upload_part(key, upload_id, number, data).get("etag", "")
+
+    def close(self) -> None:
+        self.requests.close()
+        super().close()
+
+
+_META = "x-amz-meta-"
+
+
+def head_of_headers(headers: Mapping[str, str]) -> S3Head:
+    """The object a direct GET's answer describes (header names in lower case), as botocore would shape it."""
+    modified = headers.get("last-modified")
+    try:
+        last_modified = parse_timestamp(modified) if modified else None
+    except ValueError:  # a date no parser reads: the object is still what the answer says
+        last_modified = None
+    return S3Head(
+        length=int(headers.get("content-length", 0)),
+        etag=headers.get("etag") or None,
+        last_modified=last_modified,
+        content_type=headers.get("content-type"),
+        metadata={name[len(_META) :]: value for name, value in headers.items() if name.startswith(_META)},
+        content_range=headers.get("content-range"),
+    )
+
+
 def parse_timestamp(value: Any) -> datetime:
     """S3's ISO 8601 times (``2026-11-21T17:31:00.000Z``) without dateutil; anything else the default way."""
     if isinstance(value, str) and "T" in value:
@@ -367,8 +432,8 @@ def _encode(value: str) -> str:
     return urllib.parse.quote(value, safe="-_.~")
 
 
-def _parse_listing(answer: bytes) -> dict[str, Any]:
-    """A ListObjectsV2 answer as botocore shapes it (the fields objstore reads), keys URL-decoded."""
+def _parse_listing(answer: bytes) -> S3Page:
+    """A ListObjectsV2 answer (the fields objstore reads), keys URL-decoded."""
     if b"<!DOCTYPE" in answer or b"<!ENTITY" in answer:
         raise http.client.HTTPException("a listing with a document type declaration")
     root = ElementTree.fromstring(answer)  # noqa: S314 - no DTD, so no entity expansion
@@ -378,25 +443,21 @@ def _parse_listing(answer: bytes) -> dict[str, Any]:
     def key(text: str | None) -> str:
         return urllib.parse.unquote_plus(text or "") if url_encoded else (text or "")  # S3 writes a space as +
 
-    contents = [
-        {
-            "Key": key(item.findtext(f"{ns}Key")),
-            "Size": int(item.findtext(f"{ns}Size") or 0),
-            "ETag": item.findtext(f"{ns}ETag") or "",
-            "LastModified": parse_timestamp(item.findtext(f"{ns}LastModified")),
-        }
+    objects = [
+        S3Listed(
+            key=key(item.findtext(f"{ns}Key")),
+            size=int(item.findtext(f"{ns}Size") or 0),
+            etag=item.findtext(f"{ns}ETag") or None,
+            last_modified=parse_timestamp(item.findtext(f"{ns}LastModified")),
+        )
         for item in root.iterfind(f"{ns}Contents")
     ]
-    prefixes = [{"Prefix": key(item.findtext(f"{ns}Prefix"))} for item in root.iterfind(f"{ns}CommonPrefixes")]
-    page: dict[str, Any] = {
-        "Contents": contents,
-        "CommonPrefixes": prefixes,
-        "IsTruncated": (root.findtext(f"{ns}IsTruncated") or "").lower() == "true",
-    }
-    token = root.findtext(f"{ns}NextContinuationToken")
-    if token:
-        page["NextContinuationToken"] = token
-    return page
+    return S3Page(
+        objects=objects,
+        prefixes=[key(item.findtext(f"{ns}Prefix")) for item in root.iterfind(f"{ns}CommonPrefixes")],
+        truncated=(root.findtext(f"{ns}IsTruncated") or "").lower() == "true",
+        next_token=root.findtext(f"{ns}NextContinuationToken") or None,
+    )
 
 
 def _client_error(
