@@ -18,6 +18,16 @@ class TestFilesystemConformance(ObjectStoreConformance):
         return FilesystemAdapter(tmp_path / "root")
 
 
+class TestFilesystemThroughALinkedRootConformance(ObjectStoreConformance):
+    """The root as the user named it may be a link (it is the root itself); links below it are never written through."""
+
+    @pytest.fixture
+    def adapter(self, tmp_path: Path) -> IObjectStorageAdapter:
+        (tmp_path / "real").mkdir()
+        (tmp_path / "root").symlink_to(tmp_path / "real", target_is_directory=True)
+        return FilesystemAdapter(tmp_path / "root")
+
+
 class TestMemoryConformance(ObjectStoreConformance):
     @pytest.fixture
     def adapter(self) -> IObjectStorageAdapter:

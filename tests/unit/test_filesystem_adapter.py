@@ -18,6 +18,7 @@ import pytest
 from objstore import (
     ConfigurationError,
     InvalidKey,
+    ObjectAlreadyExists,
     ObjectNotFound,
     ObjectStorageError,
     ObjectStorageService,
@@ -25,6 +26,7 @@ from objstore import (
     TransientError,
 )
 from objstore.adapters.filesystem import INTERNAL_DIR, FilesystemAdapter
+from objstore.adapters.localfs import Stage
 from objstore.domain.models import ReadOptions
 from objstore.testing.hostile import HOSTILE_KEYS, HOSTILE_PREFIXES
 
@@ -330,10 +332,10 @@ def test_a_path_removed_by_another_program_during_the_commit_is_a_retryable_erro
     place = adapter._place
     calls: list[str] = []
 
-    def folder_removed_by_hand(full: str, folder: str, name: str, *args: Any) -> None:
-        calls.append(folder)
-        os.rmdir(folder)  # not objstore: the commit lock does not hold it off
-        place(full, folder, name, *args)
+    def folder_removed_by_hand(full: str, stage: Stage, *args: Any) -> None:
+        calls.append(full)
+        os.rmdir(tmp_path / "p")  # not objstore: the commit lock does not hold it off
+        place(full, stage, *args)
 
     monkeypatch.setattr(adapter, "_place", folder_removed_by_hand)
     with pytest.raises(TransientError):
@@ -341,3 +343,83 @@ def test_a_path_removed_by_another_program_during_the_commit_is_a_retryable_erro
     assert len(calls) == 2  # the race settled once, then handed to the retry layer: no loop here
     assert not (tmp_path / "p").exists()
     assert os.listdir(tmp_path / INTERNAL_DIR / "tmp") == []
+
+
+def test_writes_and_deletes_never_go_through_a_link_to_a_folder_outside(layout: tuple[Path, Path]) -> None:
+    root, outside = layout
+    store = ObjectStorageService(FilesystemAdapter(root))
+    for key in ("new.txt", "secret.txt", "sub/new.txt"):
+        with pytest.raises(PermissionDenied, match="symbolic link"):
+            store.put_object("escape", key, b"pwned")
+        with pytest.raises(PermissionDenied, match="symbolic link"):
+            store.put_object_stream("escape", key, io.BytesIO(b"pwned"))
+    with pytest.raises(PermissionDenied, match="symbolic link"):
+        store.delete_object("escape", "secret.txt")
+    assert store.delete_objects("escape", ["secret.txt"]).errors
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert (outside / "secret.txt").read_bytes() == b"do not touch"
+
+
+def test_a_link_to_a_folder_inside_the_root_is_read_through_but_never_written_or_deleted_through(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    store = ObjectStorageService(FilesystemAdapter(root))
+    store.put_object("data", "a.txt", b"a")
+    (root / "alias").symlink_to(root / "data", target_is_directory=True)
+    assert store.get_object("alias", "a.txt") == b"a"
+    assert [info.key for info in store.iter_objects("")] == ["alias/a.txt", "data/a.txt"]
+    with pytest.raises(PermissionDenied):
+        store.put_object("alias", "b.txt", b"b")
+    with pytest.raises(PermissionDenied):
+        store.put_object("alias", "a.txt", b"overwritten", if_none_match="*")
+    with pytest.raises(PermissionDenied):
+        store.delete_object("alias", "a.txt")
+    assert sorted(p.name for p in (root / "data").iterdir()) == ["a.txt"]
+    assert store.get_object("data", "a.txt") == b"a"
+
+
+def test_a_link_standing_at_the_name_is_replaced_not_followed(layout: tuple[Path, Path]) -> None:
+    root, outside = layout
+    store = ObjectStorageService(FilesystemAdapter(root))
+    store.put_object("", "secret-link.txt", b"mine")
+    assert not (root / "secret-link.txt").is_symlink()
+    assert store.get_object("", "secret-link.txt") == b"mine"
+    assert (outside / "secret.txt").read_bytes() == b"do not touch"
+    store.delete_object("", "dangling")  # the link itself goes; nothing it names is touched
+    assert not os.path.lexists(root / "dangling")
+
+
+def test_a_folder_swapped_for_a_link_during_a_write_is_not_written_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    adapter = FilesystemAdapter(root, fsync=False)
+    store = ObjectStorageService(adapter)
+    store.put_object("p", "old", b"x")
+    write_sidecar = adapter._write_sidecar_temporary
+
+    def swapped_meanwhile(*args: Any) -> str:
+        (root / "p").rename(tmp_path / "moved")  # between the walk to the folder and the rename into it
+        (root / "p").symlink_to(outside, target_is_directory=True)
+        return write_sidecar(*args)
+
+    monkeypatch.setattr(adapter, "_write_sidecar_temporary", swapped_meanwhile)
+    store.put_object("p", "k", b"mine")
+    assert list(outside.iterdir()) == []
+    assert (tmp_path / "moved" / "k").read_bytes() == b"mine"  # the folder it walked to, wherever it went
+    monkeypatch.undo()
+    with pytest.raises(PermissionDenied):
+        store.put_object("p", "k2", b"again")
+    assert list(outside.iterdir()) == []
+
+
+def test_a_file_standing_where_a_folder_goes_is_a_typed_error(tmp_path: Path) -> None:
+    store = ObjectStorageService(FilesystemAdapter(tmp_path))
+    store.put_object("", "a", b"file")
+    with pytest.raises(ObjectAlreadyExists, match="'a' exists"):
+        store.put_object("a", "b", b"x")
+    with pytest.raises(ObjectNotFound):
+        store.delete_object("a", "b")
+    assert store.get_object("", "a") == b"file"

@@ -77,12 +77,12 @@ def test_a_retried_filesystem_commit_keeps_its_metadata(tmp_path: Path, monkeypa
     real = os.replace
     calls = {"n": 0}
 
-    def pruned_once(src: Any, dst: Any) -> None:
+    def pruned_once(src: Any, dst: Any, **kwargs: Any) -> None:
         # The first rename of the object finds its folder pruned by a concurrent delete.
         if str(dst).endswith("note.txt") and calls["n"] == 0:
             calls["n"] += 1
             raise FileNotFoundError(2, "No such file or directory")
-        real(src, dst)
+        real(src, dst, **kwargs)
 
     monkeypatch.setattr(os, "replace", pruned_once)
     store.put_object("folder", "note.txt", b"content", metadata={"kept": "yes"})

@@ -7,9 +7,10 @@ folder never shows in listings, and keys under it are refused.
 Guarantees:
   * Writes are atomic: content goes to a temporary file, is fsynced, then renamed over the object, so a reader or
     a crash never sees a partial object. Temporary files left by a killed process are removed on the next start.
-  * Nothing is read or written outside the root: every path is resolved, symlinks included, and proved to stay
-    inside the root before it is used; folders are created one level at a time, never through a link that
-    leaves the root.
+  * Nothing is read or written outside the root. Reads and listings follow a link only if its target stays
+    inside the root. Writes and deletes never go through a link at all: they walk the key's folders one level at
+    a time from the root with ``O_NOFOLLOW`` descriptors (``localfs.ConfinedRoot``, shared with a sync's local
+    folder), so a link on the path is refused (``PermissionDenied``), however the tree changes meanwhile.
   * Conditional puts are atomic with respect to every other writer using objstore on the same folder: the final
     rename happens under a per-root lock (a thread lock plus ``flock`` across processes), and create-only puts
     use ``link()``, which fails if the name exists.
@@ -28,16 +29,23 @@ import os
 import re
 import stat as stat_module
 import threading
-import time
-import uuid
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from objstore.adapters.localfs import NEW_FILE, abandoned
+from objstore.adapters.localfs import (
+    RESERVED,
+    ConfinedRoot,
+    FileInTheWay,
+    FolderScan,
+    LinkInTheWay,
+    Stage,
+    remove_if_abandoned,
+    temporary_name,
+)
 from objstore.domain.errors import (
     ConfigurationError,
     InvalidKey,
@@ -61,7 +69,7 @@ except ImportError:  # pragma: no cover - Windows has no flock; the thread lock 
 
 __all__ = ["FilesystemAdapter", "FilesystemConfig"]
 
-INTERNAL_DIR = ".objstore"
+INTERNAL_DIR = RESERVED  # objstore's own folder, the same name a sync leaves alone
 _SIDECAR_VERSION = 1
 # Characters other than "/" that separate folders here (the backslash on Windows): no file name can hold them.
 _OTHER_SEPARATORS = "".join(sep for sep in (os.sep, os.altsep) if sep and sep != "/")
@@ -100,19 +108,25 @@ class FilesystemConfig:
     fsync: bool = True
 
 
-def _translate(exc: OSError, key: str | None) -> ObjectStorageError:
+def _translate(exc: OSError, key: str | None, writing: bool) -> ObjectStorageError:
+    if isinstance(exc, LinkInTheWay):
+        return PermissionDenied(f"{exc}: the store writes and deletes through no link", key=key)
+    if isinstance(exc, FileInTheWay) and writing:
+        return ObjectAlreadyExists(
+            f"the object {exc.blocking!r} exists, so nothing can be stored under it on a filesystem", key=key
+        )
     cls, message = _ERRNO_TABLE.get(exc.errno or 0, (ObjectStorageError, "filesystem error"))
     return cls(f"{message} ({exc.strerror or exc})", key=key)
 
 
 @contextmanager
-def _os_errors(key: str | None) -> Iterator[None]:
+def _os_errors(key: str | None, *, writing: bool = False) -> Iterator[None]:
     try:
         yield
     except ObjectStorageError:
         raise
     except OSError as exc:
-        raise _translate(exc, key) from exc
+        raise _translate(exc, key, writing) from exc
 
 
 class FilesystemAdapter(IObjectStorageAdapter):
@@ -144,6 +158,8 @@ class FilesystemAdapter(IObjectStorageAdapter):
             self._meta = os.path.join(self._internal, "meta")
         except OSError as exc:
             raise ConfigurationError(f"cannot use {str(root)!r} as a store root: {exc.strerror or exc}") from exc
+        self._confined = ConfinedRoot(self._root)
+        self._scan = _StoreScan(self._inside)
         self._lock = threading.Lock()
         self._setup_lock = threading.Lock()
         self._lock_fd = -1  # objstore's own folder is made by the first write: reading a store writes nothing
@@ -191,11 +207,9 @@ class FilesystemAdapter(IObjectStorageAdapter):
 
     def _remove_stale_temporaries(self) -> None:
         """Remove temporary files whose writing process is gone (killed mid-write)."""
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(self._tmp):
-                if abandoned(entry.name):
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
+        with contextlib.suppress(OSError), os.scandir(self._tmp) as entries:
+            for entry in entries:
+                remove_if_abandoned(entry.path)
 
     def close(self) -> None:
         if self._lock_fd >= 0:
@@ -236,40 +250,6 @@ class FilesystemAdapter(IObjectStorageAdapter):
         if not self._inside(real):
             raise PermissionDenied("the path resolves outside the store root", key=full)
         return real
-
-    def _parent_and_name(self, full: str, *, create: bool) -> tuple[str, str]:
-        """Return the real folder that holds ``full`` and its file name, creating folders if asked.
-
-        Each level is checked with ``lstat``; a link is followed only if its target stays inside the root, and a
-        folder is only ever created inside a folder already proved to be inside the root.
-        """
-        *folders, name = full.split("/")
-        current = self._root
-        for index, segment in enumerate(folders):
-            candidate = os.path.join(current, segment)
-            try:
-                st = os.lstat(candidate)
-            except FileNotFoundError:
-                if not create:
-                    raise ObjectNotFound("no such object", key=full) from None
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(candidate, 0o755)
-                st = os.lstat(candidate)
-            if stat_module.S_ISLNK(st.st_mode):
-                candidate = os.path.realpath(candidate)
-                if not self._inside(candidate):
-                    raise PermissionDenied("a folder on the path links outside the store root", key=full)
-                st = os.stat(candidate)
-            if not stat_module.S_ISDIR(st.st_mode):
-                if not create:
-                    raise ObjectNotFound("no such object", key=full)
-                clash = "/".join(folders[: index + 1])
-                raise ObjectAlreadyExists(
-                    f"the object {clash!r} exists, so nothing can be stored under it on a filesystem",
-                    key=full,
-                )
-            current = candidate
-        return current, name
 
     def _sidecar_path(self, full: str) -> str:
         digest = hashlib.sha256(full.encode("utf-8", "surrogatepass")).hexdigest()
@@ -331,13 +311,8 @@ class FilesystemAdapter(IObjectStorageAdapter):
         base_key = join_key("", prefix) if prefix else ""
         if base_key.split("/", 1)[0] == INTERNAL_DIR:
             return
-        try:
-            folder, name = self._parent_and_name(base_key, create=False) if base_key else (self._root, "")
-        except ObjectNotFound:
-            return
-        start = os.path.join(folder, name) if name else folder
-        real = os.path.realpath(start)
-        if not self._inside(real) or not os.path.isdir(real):
+        real = os.path.realpath(os.path.join(self._root, base_key)) if base_key else self._root
+        if not self._inside(real) or not os.path.isdir(real):  # a link leaving the root lists nothing
             return
         yield from self._walk(real, f"{base_key}/" if base_key else "", recursive)
 
@@ -354,38 +329,7 @@ class FilesystemAdapter(IObjectStorageAdapter):
             if not is_dir:
                 yield _info(key, st, {})
             elif self._has_objects(path):
-                yield ObjectInfo(key=key + "/", is_prefix=True)
-
-    def _scan(self, folder: str, folder_key: str) -> list[FolderItem]:
-        """List one folder: (key, path, stat, is_dir) of each usable entry, sorted in key order."""
-        found = []
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    if not folder_key and entry.name == INTERNAL_DIR:
-                        continue
-                    key = folder_key + entry.name
-                    try:
-                        join_key("", key)
-                    except InvalidKey:
-                        continue  # a name no key can address (made by another tool)
-                    path = entry.path
-                    try:
-                        if entry.is_symlink():
-                            path = os.path.realpath(path)
-                            if not self._inside(path):
-                                continue
-                        st = os.stat(path)
-                    except OSError:
-                        continue  # vanished, or a broken link
-                    if stat_module.S_ISDIR(st.st_mode):
-                        found.append((key + "/", key, path, st, True))
-                    elif stat_module.S_ISREG(st.st_mode):
-                        found.append((key, key, path, st, False))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        found.sort(key=lambda item: item[0])
-        return [(key, path, st, is_dir) for _, key, path, st, is_dir in found]
+                yield ObjectInfo(key=key, is_prefix=True)  # a folder's key ends in "/"
 
     def _has_objects(self, folder: str) -> bool:
         return any(files for _root, _dirs, files in os.walk(folder, followlinks=False))
@@ -395,58 +339,29 @@ class FilesystemAdapter(IObjectStorageAdapter):
     def write_object(self, prefix: str, key: str, stream: Readable, options: WriteOptions) -> ObjectInfo:
         full = self._full_key(prefix, key)
         self._ready_to_write()
-        with _os_errors(full):
+        with _os_errors(full, writing=True):
             for segment in full.split("/"):
                 if len(segment.encode("utf-8")) > self._name_max:
                     raise InvalidKey(f"a segment is longer than this filesystem's {self._name_max} bytes", key=full)
-            folder, name = self._parent_and_name(full, create=True)
-            if options.if_none_match == "*" and os.path.lexists(os.path.join(folder, name)):
-                raise ObjectAlreadyExists("the object already exists", key=full)
-            tmp_path, reader = self._write_temporary(stream)
-            kept = {
-                "content_type": options.content_type,
-                "metadata": dict(options.metadata),
-                "sha256": reader.sha256.hexdigest(),
-            }
-            try:
-                st = os.stat(tmp_path)
+            with self._confined.stage(full, self._tmp) as stage:
+                if options.if_none_match == "*" and stage.current() is not None:
+                    raise ObjectAlreadyExists("the object already exists", key=full)
+                reader = HashingReader(stream)
+                st = stage.write(reader, mtime_ns="now", fsync=self.config.fsync)  # a fresh mtime: a new etag
+                kept = {
+                    "content_type": options.content_type,
+                    "metadata": dict(options.metadata),
+                    "sha256": reader.sha256.hexdigest(),
+                }
                 sidecar_tmp = self._write_sidecar_temporary(st, kept)
                 try:
-                    folder = self._commit(full, folder, name, tmp_path, sidecar_tmp, options)
+                    self._commit(full, stage, sidecar_tmp, options)
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(sidecar_tmp)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp_path)
-            if self.config.fsync:
-                _fsync_dir(folder)
-        return _info(full, st, kept)
-
-    def _new_temporary_name(self) -> str:
-        return os.path.join(self._tmp, f"{os.getpid()}-{uuid.uuid4().hex}")
-
-    def _write_temporary(self, stream: Readable) -> tuple[str, HashingReader]:
-        """Copy the stream into a new temporary file, hashing it; stamp it with a fresh mtime."""
-        path = self._new_temporary_name()
-        fd = os.open(path, NEW_FILE, 0o666)
-        reader = HashingReader(stream)
-        try:
-            with os.fdopen(fd, "wb", buffering=0) as handle:
-                while chunk := reader.read(CHUNK_SIZE):
-                    view = memoryview(chunk)
-                    while view:
-                        written = handle.write(view)
-                        view = view[written or 0 :]
                 if self.config.fsync:
-                    os.fsync(handle.fileno())
-            now = time.time_ns()
-            os.utime(path, ns=(now, now))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            raise
-        return path, reader
+                    stage.fsync_folder()
+        return _info(full, st, kept)
 
     def _write_sidecar_temporary(self, st: os.stat_result, kept: dict[str, Any]) -> str:
         record = {
@@ -456,7 +371,7 @@ class FilesystemAdapter(IObjectStorageAdapter):
             "ino": st.st_ino,
             **kept,
         }
-        path = self._new_temporary_name() + ".json"
+        path = os.path.join(self._tmp, temporary_name() + ".json")
         with open(path, "x", encoding="utf-8") as handle:
             json.dump(record, handle, separators=(",", ":"))
             if self.config.fsync:
@@ -475,8 +390,8 @@ class FilesystemAdapter(IObjectStorageAdapter):
                 if fcntl is not None and self._lock_fd >= 0:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _commit(self, full: str, folder: str, name: str, tmp_path: str, sidecar_tmp: str, options: WriteOptions) -> str:
-        """Move a written temporary file into place, checking conditions atomically. Returns the folder.
+    def _commit(self, full: str, stage: Stage, sidecar_tmp: str, options: WriteOptions) -> None:
+        """Move a written temporary file into place, checking conditions atomically, then its sidecar.
 
         The folders on the path were made before the lock was taken, so a delete (which prunes folders left
         empty, under the same lock) may have removed them since. That is a race with another writer, not a
@@ -486,15 +401,15 @@ class FilesystemAdapter(IObjectStorageAdapter):
         folders), the write fails with a retryable error and the retry layer decides.
         """
         with self._commit_lock():
-            self._check_match(full, os.path.join(folder, name), options)
+            self._check_match(full, stage, options)
             try:
-                self._place(full, folder, name, tmp_path, options)
+                self._place(full, stage, options)
             except FileNotFoundError:
-                if not os.path.lexists(tmp_path):
+                if not stage.temp_exists():
                     raise
-                folder, name = self._parent_and_name(full, create=True)  # pruned by a concurrent delete
+                stage.reopen()  # pruned by a concurrent delete
                 try:
-                    self._place(full, folder, name, tmp_path, options)
+                    self._place(full, stage, options)
                 except FileNotFoundError as exc:
                     raise TransientError(
                         "a folder on the path was removed by another program during the write", key=full
@@ -503,66 +418,61 @@ class FilesystemAdapter(IObjectStorageAdapter):
             # The object first, its sidecar second: a crash between the two leaves a sidecar that no longer
             # matches the file (so it is ignored).
             os.replace(sidecar_tmp, self._sidecar_path(full))
-        return folder
 
     @staticmethod
-    def _check_match(full: str, target: str, options: WriteOptions) -> None:
-        """Enforce ``if_match`` against the file now at ``target`` (called under the commit lock)."""
+    def _check_match(full: str, stage: Stage, options: WriteOptions) -> None:
+        """Enforce ``if_match`` against the file now at the target (called under the commit lock)."""
         if options.if_match is None:
             return
         try:
-            current = os.stat(target)
-        except (FileNotFoundError, NotADirectoryError):
-            raise PreconditionFailed("the object is gone", key=full) from None
+            current = stage.current(follow=True)
+        except NotADirectoryError:
+            current = None
+        if current is None:
+            raise PreconditionFailed("the object is gone", key=full)
         if not stat_module.S_ISREG(current.st_mode) or _etag(current) != options.if_match:
             raise PreconditionFailed("the object changed (etag differs)", key=full)
 
     @staticmethod
-    def _place(full: str, folder: str, name: str, tmp_path: str, options: WriteOptions) -> None:
+    def _place(full: str, stage: Stage, options: WriteOptions) -> None:
         """Link (create-only) or rename the temporary file to its name (called under the commit lock)."""
-        target = os.path.join(folder, name)
         if options.if_none_match == "*":
             try:
-                os.link(tmp_path, target)
+                stage.link()
             except FileExistsError:
                 raise ObjectAlreadyExists("the object already exists", key=full) from None
             return
-        if os.path.isdir(target) and not os.path.islink(target):
+        current = stage.current()
+        if current is not None and stat_module.S_ISDIR(current.st_mode):
             raise ObjectAlreadyExists("a folder of that name holds other objects; the key collides with it", key=full)
-        os.replace(tmp_path, target)
+        stage.replace()
 
     def delete_object(self, prefix: str, key: str) -> None:
         full = self._full_key(prefix, key)
         self._ready_to_write()
-        with _os_errors(full):
-            folder, name = self._parent_and_name(full, create=False)
-            target = os.path.join(folder, name)
-            with self._commit_lock():
-                st = os.lstat(target)
-                if stat_module.S_ISDIR(st.st_mode):
-                    raise ObjectNotFound("no such object (a folder has that name)", key=full)
-                os.unlink(target)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._sidecar_path(full))
-                self._prune_empty_folders(folder)
-
-    def _prune_empty_folders(self, folder: str) -> None:
-        """Remove folders left empty by a delete, up to the root: prefixes exist only while objects do."""
-        while folder != self._root and self._inside(folder):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                return
-            folder = os.path.dirname(folder)
+        with _os_errors(full), self._commit_lock():
+            self._confined.remove(full)  # a folder there: "no such object (a folder has that name)"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._sidecar_path(full))
+            self._confined.prune(full)  # prefixes exist only while objects do
 
 
-def _fsync_dir(folder: str) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+class _StoreScan(FolderScan):
+    """The store's scan: a link is followed when its target stays inside the root; a missing folder is empty."""
+
+    hide_temporaries = False  # the store's own temporary files are under .objstore/tmp, hidden with it
+
+    def __init__(self, inside: Callable[[str], bool]) -> None:
+        self._inside = inside
+
+    def through_link(self, entry: os.DirEntry[str], key: str) -> tuple[str, os.stat_result] | None:
+        path = os.path.realpath(entry.path)
+        return (path, os.stat(path)) if self._inside(path) else None
+
+    def unreadable(self, prefix: str, exc: OSError) -> list[FolderItem]:
+        if isinstance(exc, FileNotFoundError | NotADirectoryError):
+            return []
+        raise exc
 
 
 def _etag(st: os.stat_result) -> str:
