@@ -464,3 +464,16 @@ def test_bytes_are_put_as_they_are_without_reading_them_into_a_buffer(
     store.put_object("", "fast", memoryview(content)[3:])
     assert store.get_object("", "fast") == bytes(content[3:])
     assert store.head_object("", "fast").checksum_sha256 == hashlib.sha256(content[3:]).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Sat, 21 Nov 2026 17:31:00 GMT", "2026-11-21T17:31:00.000Z", "2026-11-21T17:31:00.250+00:00", "1700000000"],
+)
+def test_timestamps_parse_as_botocore_parses_them(text: str) -> None:
+    """The fast parser (HTTP dates in headers, ISO 8601 in listings) agrees with botocore's own on every form."""
+    import botocore.parsers
+
+    from objstore.adapters.s3_direct import parse_timestamp
+
+    assert parse_timestamp(text) == botocore.parsers.DEFAULT_TIMESTAMP_PARSER(text)

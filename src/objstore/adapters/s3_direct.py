@@ -19,6 +19,7 @@ exactly as it maps the SDK's.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import http.client
 import select
@@ -402,11 +403,16 @@ def head_of_headers(headers: Mapping[str, str]) -> S3Head:
 
 
 def parse_timestamp(value: Any) -> datetime:
-    """S3's ISO 8601 times (``2026-11-21T17:31:00.000Z``) without dateutil; anything else the default way."""
-    if isinstance(value, str) and "T" in value:
+    """S3's times without dateutil (which costs about 0.3 ms a time, once per object read or listed): ISO 8601 in
+    listings (``2026-11-21T17:31:00.000Z``), HTTP dates in headers (``Sat, 21 Nov 2026 17:31:00 GMT``); anything
+    else the default way."""
+    if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-        except ValueError:
+            if value[:4].isdigit():  # 2026-11-21T17:31:00.000Z (an HTTP date starts with the day's name)
+                parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+            else:
+                parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
             pass
         else:
             return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
