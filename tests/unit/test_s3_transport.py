@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -13,6 +14,7 @@ import pytest
 
 from objstore import (
     AuthenticationError,
+    ConfigurationError,
     IntegrityError,
     NotSupported,
     ObjectAlreadyExists,
@@ -456,3 +458,29 @@ def test_both_paths_check_certificates_with_the_same_bundle(monkeypatch: pytest.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     adapter, given = _verify_given(monkeypatch, S3Config(bucket="b", endpoint_url=endpoint, **keys))
     assert given == [certifi.where()]
+
+
+@pytest.mark.parametrize("source", ["option", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"])
+def test_a_missing_ca_bundle_is_a_configuration_error_before_any_request(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A certificate bundle that is not there is named as such, typed, when the store is built (not a raw
+    FileNotFoundError from deep in the direct path, and not a TLS failure at the first request)."""
+    missing = str(tmp_path / "no-such-ca.pem")
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):  # the machine's own, which would take precedence
+        monkeypatch.delenv(name, raising=False)
+    options: dict[str, str] = {}
+    if source == "option":
+        options["ca_bundle"] = missing
+    else:
+        monkeypatch.setenv(source, missing)
+    with pytest.raises(ConfigurationError, match=r"no-such-ca\.pem"):
+        S3Adapter(
+            S3Config(
+                "bucket",
+                endpoint_url="https://127.0.0.1:9",
+                access_key_id="AKIDEXAMPLE",
+                secret_access_key="not-a-secret",
+                **options,
+            )
+        )

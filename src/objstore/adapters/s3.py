@@ -416,7 +416,13 @@ class S3Adapter(IObjectStorageAdapter):
         """The certificate check, resolved as botocore resolves it (``ca_bundle``, then ``AWS_CA_BUNDLE`` or the
         profile's, then ``REQUESTS_CA_BUNDLE``, else certifi's), so both request paths check the same way."""
         bundle = self.config.ca_bundle or core.get_config_variable("ca_bundle") or os.environ.get("REQUESTS_CA_BUNDLE")
-        return str(bundle) if bundle else True
+        if not bundle:
+            return True
+        if not os.path.isfile(bundle):
+            raise ConfigurationError(
+                f"the CA bundle {bundle!r} (ca_bundle, AWS_CA_BUNDLE or REQUESTS_CA_BUNDLE) is not a readable file"
+            )
+        return str(bundle)
 
     def _client_from(self, session: boto3.session.Session, verify: bool | str) -> Any:
         config = self.config

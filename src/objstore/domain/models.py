@@ -177,11 +177,6 @@ class ReadOptions:
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
 
-    @property
-    def whole(self) -> bool:
-        """Whether the whole object is read."""
-        return self.start in (None, 0) and self.end is None
-
 
 @dataclass(frozen=True, slots=True)
 class ListOptions:

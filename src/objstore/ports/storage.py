@@ -455,7 +455,7 @@ class SeedAdapter(IObjectStorageAdapter):
     for content written elsewhere (another process, or before this adapter was made).
     """
 
-    _own_conveniences = frozenset({"get_object", "put_object", "delete_object", "list_objects"})
+    _own_conveniences = frozenset({"get_object", "put_object", "list_objects"})  # with delete_object, a primitive
 
     @property
     def capabilities(self) -> Capabilities:

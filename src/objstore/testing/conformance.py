@@ -45,7 +45,7 @@ from objstore.domain.service import ObjectStorageService
 from objstore.ports.storage import IObjectStorageAdapter
 from objstore.testing.hostile import BACKSLASH_KEYS, HOSTILE_KEYS, HOSTILE_PREFIXES
 
-__all__ = ["ObjectStoreConformance", "PatternStream", "ShortReadStream", "require"]
+__all__ = ["ObjectStoreConformance", "PatternStream", "ShortReadStream", "require", "require_absent"]
 
 MiB = 1024 * 1024
 LARGE_OBJECT_BYTES = 256 * MiB
@@ -56,6 +56,12 @@ def require(store: ObjectStorageService, capability: str) -> None:
     """Skip the calling test, naming the capability, if the store does not declare it."""
     if not getattr(store.capabilities, capability):
         pytest.skip(f"capability {capability} not supported by the {store.adapter.name} store")
+
+
+def require_absent(store: ObjectStorageService, capability: str) -> None:
+    """Skip the calling test, naming the capability, if the store declares it (a test of its absence)."""
+    if getattr(store.capabilities, capability):
+        pytest.skip(f"capability {capability} is declared by the {store.adapter.name} store")
 
 
 class PatternStream:
@@ -603,8 +609,7 @@ class ObjectStoreConformance:
 
     def test_large_stream_in_bounded_memory(self, store: ObjectStorageService) -> None:
         """A 256 MiB streamed put and get never holds more than 32 MiB of Python heap beyond what stays stored."""
-        if store.capabilities.whole_object_transfers:
-            pytest.skip(f"the {store.adapter.name} store declares whole_object_transfers: it holds whole objects")
+        require_absent(store, "whole_object_transfers")  # such a store holds whole objects in memory by design
         source = PatternStream(LARGE_OBJECT_BYTES, seed=4)
         put_overhead = _measure_heap(lambda: store.put_object_stream("big", "blob.bin", source))
         digest = hashlib.sha256()
@@ -671,8 +676,7 @@ class ObjectStoreConformance:
         assert store.get_object("share", "upload.bin") == b"uploaded"
 
     def test_presign_without_the_capability_is_not_supported(self, store: ObjectStorageService) -> None:
-        if store.capabilities.presigned_urls:
-            pytest.skip(f"capability presigned_urls is supported by the {store.adapter.name} store")
+        require_absent(store, "presigned_urls")
         with pytest.raises(NotSupported):
             store.presign_url("share", "doc.txt")
 
