@@ -40,14 +40,18 @@ demo: $(STAMP)
 	@$(PY) examples/demo.py
 	@bash examples/sync_demo.sh
 
-# Mirror ./storage with the configured store (OBJSTORE_URL, else the Naas settings, else the local default).
-# Credentials come from the environment only; nothing secret is ever put on a command line.
+# Mirror ./storage (STORAGE=folder for another) with the configured store (OBJSTORE_URL, else the Naas settings,
+# else the local default), or STORE=url / STORE=remote:path; ARGS=... passes options (--dry-run, --exclude ...).
+# STORE and STORAGE reach objstore from the environment, quoted, so '&', '?', spaces and quotes arrive intact;
+# ARGS is split on spaces, with no globbing. Credentials come from the environment only: never a command line.
+STORAGE ?= storage
+export STORE STORAGE ARGS
 storage-push: $(STAMP)
-	@mkdir -p storage
-	@$(BIN)/objstore push storage $(STORE) $(ARGS)
+	@mkdir -p -- "$$STORAGE"
+	@set -f; exec $(BIN)/objstore push $$ARGS -- "$$STORAGE" $${STORE:+"$$STORE"}
 
 storage-pull: $(STAMP)
-	@$(BIN)/objstore pull $(STORE) storage $(ARGS)
+	@set -f; exec $(BIN)/objstore pull $$ARGS -- $${STORE:+"$$STORE"} "$$STORAGE"
 
 # Installs the peers into .cache/, starts SeaweedFS, writes bench/results/ and (a full run) docs/benchmarks.md and
 # docs/img/benchmarks.png. BENCH_ARGS="--quick" for a small pass, or e.g. "--scenarios 1,2 --rounds 3".

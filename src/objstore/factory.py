@@ -279,7 +279,9 @@ def _build_config(spec: ProviderSpec, options: Mapping[str, Any], from_url: Mapp
     merged = {**from_url, **options}
     unknown = sorted(set(merged) - set(fields))
     if unknown:
-        accepted = ", ".join(sorted(fields)) or "none"
+        # Secrets are never offered as URL options: they come from the environment or an argument only.
+        open_fields = sorted(name for name, field in fields.items() if not field.metadata.get("secret"))
+        accepted = ", ".join(open_fields) or "none"
         raise ConfigurationError(f"unknown option(s) for {spec.scheme}://: {', '.join(unknown)} (accepted: {accepted})")
     values = {name: _coerce(name, value, hints[name]) for name, value in merged.items()}
     try:
@@ -298,8 +300,9 @@ def _stack_layers(
     faults, retry, logging). Checked before the store is built, so a bad option changes nothing.
 
     Options (on ``from_url`` and every constructor, or in a URL's query): ``retry`` (bool; on by default for
-    stores across a network), ``retry_attempts``, ``retry_deadline`` (seconds), ``faults`` (a ``FaultSpec`` or its
-    text form, for tests and chaos drills), ``log_operations`` (bool: one line per operation on the
+    stores across a network, and wherever ``faults`` are injected), ``retry_attempts``, ``retry_deadline``
+    (seconds), ``faults`` (a ``FaultSpec`` or its text form, for tests and chaos drills), ``log_operations``
+    (bool: one line per operation on the
     ``objstore.operations`` logger), ``concurrency`` (int: calls in flight at once, shared by all users).
     """
 
@@ -323,7 +326,8 @@ def _stack_layers(
         if not isinstance(spec, FaultSpec):
             raise ConfigurationError("faults takes a FaultSpec or its text form (transient=0.1,throttle=0.02,...)")
         wrappers.append(lambda adapter: FaultInjectingAdapter(adapter, spec))
-    tuned = "retry_attempts" in layers or "retry_deadline" in layers
+    # Injected faults are ridden through by retries on every store (a local one too), unless retry=false.
+    tuned = "retry_attempts" in layers or "retry_deadline" in layers or bool(faults)
     if flag("retry", default=remote or tuned):
         try:
             from objstore.adapters.layers.retry import RetryingAdapter, RetryPolicy

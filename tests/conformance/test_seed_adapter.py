@@ -25,6 +25,10 @@ class SeedDictStore(SeedAdapter):
 
     name = "seed-dict"
 
+    @property
+    def location(self) -> str:
+        return f"seed-dict://{id(self):x}"
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._objects: dict[str, bytes] = {}

@@ -4,6 +4,7 @@ on the S3 test server; exit codes; safety refusals; no credential on any process
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -153,7 +154,8 @@ def test_usage_and_configuration_errors_exit_2(tmp_path: Path, home: dict[str, s
     assert run("ls", "--store", "s3://bucket?secret_access_key=x", env=home, check=False).returncode == 2
     missing = run("stat", "missing.txt", env=home, check=False)
     assert missing.returncode == 1
-    assert '"ok": false' in missing.stdout
+    assert missing.stdout == ""  # the error is one line on stderr, never JSON on stdout
+    assert missing.stderr.startswith("objstore: error: ")
 
 
 def test_the_other_commands(tmp_path: Path, home: dict[str, str]) -> None:
@@ -162,7 +164,8 @@ def test_the_other_commands(tmp_path: Path, home: dict[str, str]) -> None:
     run("put", str(payload), "dir/p.txt", env=home)
     assert run("cat", "dir/p.txt", env=home).stdout == "payload"
     assert '"size": 7' in run("stat", "dir/p.txt", env=home).stdout
-    run("cp", "dir/p.txt", "dir/q.txt", env=home)
+    store = f"file://{home['OBJSTORE_HOME']}/store"
+    run("cp", "-s", store, "dir/p.txt", "dir/q.txt", env=home)  # keys in a store; plain paths are local files
     assert run("ls", "dir", env=home).stdout.split() == ["dir/p.txt", "dir/q.txt"]
     assert "would delete dir/p.txt" in run("purge", "--older-than", "0s", "--dry-run", env=home).stdout
     run("rm", "dir/q.txt", env=home)
@@ -406,3 +409,83 @@ def test_pushing_a_folder_that_does_not_exist_is_a_usage_error(tmp_path: Path, h
     missing = run("sync", str(tmp_path / "typo"), str(tmp_path / "dest"), "--force", env=home, check=False)
     assert missing.returncode == 2
     assert not (tmp_path / "typo").exists()
+
+
+def _keep_both_twice(a: str, b: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """A keep-both two-way sync, then the same again as JSON (what the second run found to do)."""
+    first = run("sync", a, b, "--two-way", "--conflict", "keep-both", env=env)
+    again = run("sync", a, b, "--two-way", "--conflict", "keep-both", "--json", env=env)
+    return first, json.loads(again.stdout)
+
+
+def test_keep_both_keeps_both_versions_on_both_folders_in_one_run(tmp_path: Path, home: dict[str, str]) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "doc.txt").write_text("v1")
+    (a / "notes").write_text("v1")
+    run("sync", str(a), str(b), "--two-way", env=home)
+    for name in ("doc.txt", "notes"):
+        (a / name).write_text("edited on a")
+        (b / name).write_text("edited on b, longer")
+    first, again = _keep_both_twice(str(a), str(b), home)
+    on_a = tree(a)
+    assert on_a == tree(b)
+    assert on_a["doc.txt"] == on_a["notes"] == b"edited on a"
+    aside = sorted(key for key in on_a if ".conflict-" in key)
+    assert len(aside) == 2
+    assert aside[0].startswith("doc.conflict-")
+    assert aside[1].startswith("notes.conflict-")
+    assert {on_a[key] for key in aside} == {b"edited on b, longer"}
+    assert set(again["counts"]) <= {"skip"}, again
+    assert again["bytes"] == 0
+    # The summary names the stores as the user wrote them, and counts in plain words.
+    assert f"{a.resolve().as_uri()} -> {b.resolve().as_uri()}: " in first.stderr
+    assert "Adapter(" not in first.stderr
+    assert "copys" not in first.stderr
+    assert "2 copies A->B" in first.stderr
+
+
+def test_keep_both_between_a_folder_and_s3(s3_server: Any, s3_bucket: str, tmp_path: Path) -> None:
+    from objstore import ObjectStorageService
+    from objstore.adapters.s3 import S3Adapter, S3Config
+
+    prefix = f"keep-both-{uuid.uuid4().hex}"
+    url = f"s3://{s3_bucket}/{prefix}"
+    env = {
+        "AWS_ACCESS_KEY_ID": s3_server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+        "AWS_ENDPOINT_URL": s3_server.endpoint_url,
+        "OBJSTORE_URL": "",
+        "OBJSTORE_HOME": str(tmp_path / "home"),
+    }
+    bucket = ObjectStorageService(
+        S3Adapter(
+            S3Config(
+                bucket=s3_bucket,
+                base_prefix=prefix,
+                endpoint_url=s3_server.endpoint_url,
+                access_key_id=s3_server.access_key_id,
+                secret_access_key=s3_server.secret_access_key,
+                region_name="us-east-1",
+            )
+        )
+    )
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "dir").mkdir()
+    (folder / "dir" / "report.md").write_text("v1")
+    run("sync", str(folder), url, "--two-way", env=env)
+    (folder / "dir" / "report.md").write_text("edited in the folder")
+    bucket.put_object("", "dir/report.md", b"edited in the bucket, longer")
+    first, again = _keep_both_twice(str(folder), url, env)
+    in_bucket = {info.key: bucket.get_object("", info.key) for info in bucket.iter_objects("")}
+    assert in_bucket == tree(folder)
+    assert in_bucket["dir/report.md"] == b"edited in the folder"
+    aside = [key for key in in_bucket if key.startswith("dir/report.conflict-") and key.endswith(".md")]
+    assert len(aside) == 1
+    assert in_bucket[aside[0]] == b"edited in the bucket, longer"
+    assert set(again["counts"]) <= {"skip"}, again
+    assert again["bytes"] == 0
+    assert f"-> {url} at {s3_server.endpoint_url.rstrip('/')}: " in first.stderr
+    assert s3_server.secret_access_key not in first.stderr + first.stdout

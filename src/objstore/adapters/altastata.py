@@ -514,6 +514,11 @@ class AltastataAdapter(IObjectStorageAdapter):
         return f"AltastataAdapter(root={self._root.prefix!r}, client={type(self._client).__name__})"
 
     @property
+    def location(self) -> str:
+        """``altastata://container/prefix``."""
+        return f"altastata://{self._root.prefix}".rstrip("/") if self._root.prefix else "altastata://"
+
+    @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
             conditional_put=False,

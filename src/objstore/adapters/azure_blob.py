@@ -153,6 +153,8 @@ _CODE_TABLE: dict[str, type[ObjectStorageError]] = {
     "BlobNotFound": ObjectNotFound,
     "ResourceNotFound": ObjectNotFound,
     "ContainerNotFound": ConfigurationError,
+    "ContainerAlreadyExists": ObjectAlreadyExists,
+    "ContainerBeingDeleted": TransientError,  # a container of that name was just removed: Azure takes a while
     "BlobAlreadyExists": ObjectAlreadyExists,
     "ConditionNotMet": PreconditionFailed,
     "TargetConditionNotMet": PreconditionFailed,
@@ -202,6 +204,8 @@ def translate_error(exc: BaseException, *, key: str | None, conditional_create: 
         message = (exc.reason or code or "Azure error").strip()
         if code == "ContainerNotFound":
             message = "the container does not exist"
+        elif code == "ContainerAlreadyExists":
+            message = "bucket already exists"
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None) or {}
         retry_after = headers.get("retry-after") if headers else None
@@ -321,6 +325,11 @@ class AzureBlobAdapter(IObjectStorageAdapter):
         where = f"az://{self.config.container}/{self._root.prefix}".rstrip("/")
         return f"AzureBlobAdapter({where!r}, account={self._service.account_name!r})"
 
+    @property
+    def location(self) -> str:
+        """``az://container/prefix (account NAME)``."""
+        return self._where()
+
     def _where(self) -> str:
         """The store as a user knows it, for errors: its URL and account."""
         where = f"az://{self.config.container}/{self._root.prefix}".rstrip("/")
@@ -335,7 +344,27 @@ class AzureBlobAdapter(IObjectStorageAdapter):
             checksum_sha256=self.config.store_sha256,
             max_key_bytes=self._root.max_key_bytes,
             backslash_in_keys=False,  # the Blob service turns "\\" into "/" in blob names
+            buckets=True,
         )
+
+    # --- the container ---------------------------------------------------------------------------------------
+
+    def make_bucket(self) -> None:
+        """Create the container."""
+        self._call(None, self._container.create_container)
+
+    def remove_bucket(self) -> None:
+        """Delete the container once a listing shows no blob: Azure itself deletes a container with every blob
+        in it, so this check is all that stands between ``rb`` and the data (a blob written between the listing
+        and the delete goes with the container)."""
+        try:
+            if self._call(None, lambda: next(iter(self._container.list_blobs(results_per_page=1)), None)) is not None:
+                raise PreconditionFailed("the bucket is not empty")
+            self._call(None, self._container.delete_container)
+        except ConfigurationError as exc:
+            if exc.status != 404:  # ContainerNotFound: for blob calls a configuration error, here what was asked
+                raise
+            raise ObjectNotFound("the bucket does not exist", status=404, request_id=exc.request_id) from exc
 
     # --- plumbing -------------------------------------------------------------------------------------------
 

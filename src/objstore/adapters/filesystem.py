@@ -27,6 +27,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat as stat_module
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -224,12 +225,65 @@ class FilesystemAdapter(IObjectStorageAdapter):
         return f"FilesystemAdapter({self._root!r})"
 
     @property
+    def location(self) -> str:
+        """``file:///absolute/root``."""
+        return Path(self._root).as_uri()
+
+    @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
             checksum_sha256=True,
             key_and_prefix_coexist=False,
             max_segment_bytes=self._name_max,
+            buckets=True,
         )
+
+    # --- the root folder, as the store's bucket -----------------------------------------------------------
+
+    def make_bucket(self) -> None:
+        """Create the root folder (and its parents); objstore's own folder in it is made by the first write."""
+        with _os_errors(None, writing=True):
+            os.makedirs(os.path.dirname(self._root), exist_ok=True)
+            try:
+                os.mkdir(self._root, 0o755)
+            except FileExistsError:
+                raise ObjectAlreadyExists("bucket already exists") from None
+
+    def remove_bucket(self) -> None:
+        """Remove the root folder if it holds no object: empty folders and objstore's own folder go with it.
+
+        Anything else in it (a file, a link, whatever it points to) makes it not empty, and nothing is removed.
+        Not atomic against a writer at the same moment: an object written meanwhile stays, and so does the root.
+        """
+        with _os_errors(None):
+            if not os.path.isdir(self._root):
+                raise ObjectNotFound("the bucket does not exist")
+            held = self._first_held()
+            if held is not None:
+                raise PreconditionFailed(f"the bucket is not empty (it holds {held!r})")
+            self.close()  # the commit lock's file goes with objstore's folder; the next write makes both again
+            if os.path.lexists(self._internal):
+                shutil.rmtree(self._internal)  # refuses a link: that would have been held, above
+            try:
+                for folder, _dirs, _files in os.walk(self._root, topdown=False):
+                    os.rmdir(folder)  # the root last
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                raise PreconditionFailed("the bucket is not empty (an object was written meanwhile)") from exc
+
+    def _first_held(self) -> str | None:
+        """The first thing (relative path) in the root that is neither a real, empty folder nor objstore's own."""
+        folders = [self._root]
+        while folders:
+            folder = folders.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if not entry.is_dir(follow_symlinks=False):
+                        return os.path.relpath(entry.path, self._root)
+                    if not (folder == self._root and entry.name == INTERNAL_DIR):
+                        folders.append(entry.path)
+        return None
 
     # --- paths ----------------------------------------------------------------------------------------------
 

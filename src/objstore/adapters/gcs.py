@@ -10,6 +10,7 @@ Etags are object generations: they change on every write and are exactly what GC
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
@@ -302,11 +303,8 @@ class GCSAdapter(IObjectStorageAdapter):
         return credentials, client
 
     def _ensure_bucket(self) -> None:
-        try:
-            self._call(None, lambda: self._client.create_bucket(self.config.bucket, **self._request))
-        except ObjectStorageError as exc:
-            if exc.status != 409:
-                raise
+        with contextlib.suppress(ObjectAlreadyExists):
+            self.make_bucket()
 
     def close(self) -> None:
         self._client.close()
@@ -315,6 +313,13 @@ class GCSAdapter(IObjectStorageAdapter):
         where = f"gs://{self.config.bucket}/{self._root.prefix}".rstrip("/")
         endpoint = f", endpoint={self.config.endpoint!r}" if self.config.endpoint else ""
         return f"GCSAdapter({where!r}{endpoint})"
+
+    @property
+    def location(self) -> str:
+        """``gs://bucket/prefix``, and ``at`` the endpoint if it is not Google's (without any credential in it)."""
+        endpoint = self.config.endpoint or os.environ.get("STORAGE_EMULATOR_HOST")
+        where = f"gs://{self.config.bucket}/{self._root.prefix}".rstrip("/")
+        return f"{where} at {_without_credentials(endpoint)}" if endpoint else where
 
     def _where(self) -> str:
         """The store as a user knows it, for errors: its URL, and the endpoint if it is not Google's."""
@@ -329,6 +334,7 @@ class GCSAdapter(IObjectStorageAdapter):
             presigned_urls=self._can_sign(),
             checksum_sha256=self.config.store_sha256,
             max_key_bytes=self._root.max_key_bytes,
+            buckets=True,
         )
 
     def _can_sign(self) -> bool:
@@ -344,6 +350,39 @@ class GCSAdapter(IObjectStorageAdapter):
             return operation()
         except Exception as exc:
             raise translate_error(exc, key=key, conditional_create=conditional_create) from exc
+
+    # --- the bucket -----------------------------------------------------------------------------------------
+
+    def make_bucket(self) -> None:
+        """Create the bucket (in the project; GCS's default location). GCS answers 409 whether the bucket is
+        yours or another project's: both are ``ObjectAlreadyExists``."""
+        try:
+            self._call(None, lambda: self._client.create_bucket(self.config.bucket, **self._request))
+        except ObjectStorageError as exc:
+            if exc.status != 409:
+                raise
+            raise ObjectAlreadyExists("bucket already exists", status=409, request_id=exc.request_id) from exc
+
+    def remove_bucket(self) -> None:
+        """Delete the bucket once a listing shows no object. GCS refuses a bucket that is not empty too (409,
+        412 on fake-gcs-server, with old versions left, or an object written since the listing): the same error."""
+
+        def first_blob() -> Any:
+            return next(iter(self._client.list_blobs(self._bucket, max_results=1, **self._request)), None)
+
+        try:
+            held = self._call(None, first_blob)
+            if held is None:
+                self._call(None, lambda: self._bucket.delete(**self._request))
+        except ObjectStorageError as exc:
+            if exc.status == 404:
+                raise ObjectNotFound("the bucket does not exist", status=404, request_id=exc.request_id) from exc
+            if exc.status in (409, 412):
+                not_empty = PreconditionFailed("the bucket is not empty", status=exc.status, request_id=exc.request_id)
+                raise not_empty from exc
+            raise
+        if held is not None:
+            raise PreconditionFailed("the bucket is not empty")
 
     def _blob_info(self, blob: Any, *, full: bool) -> ObjectInfo:
         metadata = dict(blob.metadata or {}) if full else {}
@@ -707,3 +746,11 @@ class GCSAdapter(IObjectStorageAdapter):
                 ),
             )
         )
+
+
+def _without_credentials(url: str) -> str:
+    """An endpoint URL as it may be shown: no ``user:password@``, no query (a signature or token may be there)."""
+    host = url.split("?", 1)[0].split("#", 1)[0]
+    scheme, sep, rest = host.rpartition("://")
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{netloc.rpartition('@')[2]}{slash}{path}".rstrip("/")

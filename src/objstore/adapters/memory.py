@@ -162,3 +162,7 @@ class MemoryAdapter(IObjectStorageAdapter):
     def __repr__(self) -> str:
         # Stable for the life of the store (a sync's state is named after it), and distinct between stores.
         return f"MemoryAdapter(id=0x{id(self):x})"
+
+    @property
+    def location(self) -> str:
+        return "memory://"

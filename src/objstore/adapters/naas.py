@@ -18,6 +18,7 @@ URLs), reading the Naas settings with :meth:`NaasConfig.url_fields` and :meth:`N
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -34,11 +35,13 @@ from objstore.domain.backoff import backoff_delay
 from objstore.domain.errors import (
     AuthenticationError,
     ConfigurationError,
+    NotSupported,
     ObjectStorageError,
     PermissionDenied,
     Throttled,
     TransientError,
 )
+from objstore.domain.models import Capabilities
 from objstore.ports.credentials import Credentials, ICredentialsProvider
 from objstore.ports.storage import ForwardingAdapter, IObjectStorageAdapter
 
@@ -360,6 +363,26 @@ class NaasAdapter(ForwardingAdapter):
         self.config = config
         self.provider = provider
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """The S3 store's, but for its bucket: that is the provider's (see :meth:`make_bucket`)."""
+        return dataclasses.replace(self.inner.capabilities, buckets=False)
+
+    def make_bucket(self) -> None:
+        raise NotSupported(
+            "a Naas storage's bucket is the provider's: create the storage in the Naas workspace, not with objstore"
+        )
+
+    def remove_bucket(self) -> None:
+        raise NotSupported(
+            "a Naas storage's bucket is the provider's: remove the storage in the Naas workspace, not with objstore"
+        )
+
     def __repr__(self) -> str:
+        return f"NaasAdapter({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """``naas://workspace/storage/prefix``."""
         where = f"naas://{self.provider.config.workspace_id}/{self.provider.config.storage_name}"
-        return f"NaasAdapter({(where + '/' + self.config.base_prefix.strip('/')).rstrip('/')!r})"
+        return (where + "/" + self.config.base_prefix.strip("/")).rstrip("/")

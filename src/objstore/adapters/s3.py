@@ -200,6 +200,10 @@ _CODE_TABLE: dict[str, type[ObjectStorageError]] = {
     "404": ObjectNotFound,
     "NoSuchUpload": ObjectNotFound,
     "NoSuchBucket": ConfigurationError,
+    "BucketAlreadyOwnedByYou": ObjectAlreadyExists,
+    "BucketAlreadyExists": ObjectAlreadyExists,
+    "BucketNotEmpty": PreconditionFailed,
+    "OperationAborted": TransientError,  # another operation on the bucket is under way (a create after a delete)
     "AccessDenied": PermissionDenied,
     "AllAccessDisabled": PermissionDenied,
     "403": PermissionDenied,
@@ -240,6 +244,20 @@ _CODE_TABLE: dict[str, type[ObjectStorageError]] = {
     "AuthorizationHeaderMalformed": ConfigurationError,
 }
 
+#: Codes whose message is ours: the provider's does not say it in the words every store uses.
+_MESSAGES = {
+    "NoSuchBucket": "the bucket does not exist",
+    "BucketAlreadyOwnedByYou": "bucket already exists",
+    "BucketAlreadyExists": "bucket already exists (the name is taken, maybe by another account)",
+    "BucketNotEmpty": "the bucket is not empty",
+    # The same words for the same cause on every request (a HEAD learns its cause from a GET, see head_object).
+    "SignatureDoesNotMatch": "the secret access key does not match the access key id",
+    "InvalidAccessKeyId": "the access key id is not known to the store",
+    "AccessDenied": "access denied: these credentials may not do this",
+    "ExpiredToken": "the credentials have expired",
+    "RequestTimeTooSkewed": "this machine's clock is too far from the store's: set the time (signatures need it)",
+}
+
 _NETWORK_ERRORS: tuple[type[Exception], ...] = (
     botocore.exceptions.EndpointConnectionError,
     botocore.exceptions.ConnectionClosedError,
@@ -270,9 +288,7 @@ def translate_error(exc: BaseException, *, key: str | None, conditional_create: 
             cls = ObjectAlreadyExists
         if status is not None and status >= 500 and cls is ObjectStorageError:
             cls = TransientError
-        message = str(error.get("Message") or code or "S3 error")
-        if cls is ConfigurationError and code == "NoSuchBucket":
-            message = "the bucket does not exist"
+        message = _MESSAGES.get(code) or str(error.get("Message") or code or "S3 error")
         headers = meta.get("HTTPHeaders", {}) or {}
         retry_after = headers.get("retry-after")
         return cls(
@@ -497,11 +513,8 @@ class S3Adapter(IObjectStorageAdapter):
         try:
             self._call(None, self._transport.head_bucket)
         except (ObjectNotFound, ConfigurationError):
-            try:
+            with contextlib.suppress(ObjectAlreadyExists):  # made meanwhile, by another store or process
                 self._call(None, self._transport.create_bucket)
-            except ObjectStorageError as exc:
-                if "BucketAlreadyOwnedByYou" not in str(exc) and "BucketAlreadyExists" not in str(exc):
-                    raise
 
     def close(self) -> None:
         self._transport.close()
@@ -512,6 +525,13 @@ class S3Adapter(IObjectStorageAdapter):
         return f"S3Adapter({where!r}{endpoint})"
 
     @property
+    def location(self) -> str:
+        """``s3://bucket/prefix``, and ``at`` the endpoint if it is not AWS (without any credential in its URL)."""
+        where = f"s3://{self.config.bucket}/{self._root.prefix}".rstrip("/")
+        endpoint = self._endpoint_url()
+        return f"{where} at {_without_credentials(endpoint)}" if endpoint else where
+
+    @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
             server_side_copy=True,
@@ -520,6 +540,7 @@ class S3Adapter(IObjectStorageAdapter):
             checksum_sha256=self.config.store_sha256,
             max_key_bytes=self._root.max_key_bytes,
             backslash_in_keys=self.config.backslash_in_keys,
+            buckets=True,
         )
 
     @property
@@ -550,11 +571,55 @@ class S3Adapter(IObjectStorageAdapter):
         except Exception as exc:
             raise translate_error(exc, key=key, conditional_create=conditional_create) from exc
 
+    # --- the bucket -----------------------------------------------------------------------------------------
+
+    def make_bucket(self) -> None:
+        """CreateBucket (in the configured region). Looked for first: in us-east-1 AWS answers a create of a
+        bucket you own with success, so the create alone could not say that it was already there."""
+        try:
+            self._call(None, self._transport.head_bucket)
+        except ObjectStorageError as exc:
+            if exc.status not in (403, 404):  # 403: someone else's, or not ours to look at: the create says
+                raise
+        else:
+            raise ObjectAlreadyExists("bucket already exists")
+        self._call(None, self._transport.create_bucket)
+
+    def remove_bucket(self) -> None:
+        """DeleteBucket, once a listing shows no object. The listing comes first because some S3-compatible
+        stores (SeaweedFS) delete a bucket with everything in it; S3 itself refuses (``BucketNotEmpty``)."""
+        try:
+            page = self._call(None, lambda: self._transport.list_page("", delimiter=None, max_keys=100, token=None))
+            # "folder/" markers (empty objects some consoles make) hold nothing: the store decides about those.
+            if any(not (item.key.endswith("/") and item.size == 0) for item in page.objects):
+                raise PreconditionFailed("the bucket is not empty")
+            self._call(None, self._transport.delete_bucket)
+        except ConfigurationError as exc:
+            if exc.status != 404:  # NoSuchBucket: for object calls a configuration error, here the thing asked for
+                raise
+            raise ObjectNotFound("the bucket does not exist", status=404, request_id=exc.request_id) from exc
+
     # --- reads ----------------------------------------------------------------------------------------------
 
     def head_object(self, prefix: str, key: str) -> ObjectInfo:
         relative, bucket_key = self._root.locate(prefix, key)
-        return self._info(relative, self._call(relative, lambda: self._transport.head(bucket_key)))
+        try:
+            head = self._call(relative, lambda: self._transport.head(bucket_key))
+        except PermissionDenied as exc:
+            raise self._why_forbidden(relative, bucket_key, exc) from None
+        return self._info(relative, head)
+
+    def _why_forbidden(self, relative: str, bucket_key: str, error: PermissionDenied) -> ObjectStorageError:
+        """A HEAD's 403 has no body to say why; a one-byte GET of the same key does (a wrong secret, an unknown
+        key id, access denied), so a HEAD fails in the words a GET, a PUT or a listing would use."""
+        if not error.message.endswith("(403)"):
+            return error
+        try:
+            got = self._call(relative, lambda: self._transport.get(bucket_key, "bytes=0-0"))
+        except ObjectStorageError as explained:
+            return explained
+        got.body.close()
+        return error
 
     @staticmethod
     def _info(relative: str, head: S3Head, size: int | None = None) -> ObjectInfo:
@@ -868,3 +933,11 @@ class S3Adapter(IObjectStorageAdapter):
         if verb not in ("GET", "PUT"):
             raise NotSupported(f"presigned {method} URLs are not supported (GET or PUT)", key=relative)
         return self._call(relative, lambda: self._transport.presign(verb, bucket_key, int(expires_in)))
+
+
+def _without_credentials(url: str) -> str:
+    """An endpoint URL as it may be shown: no ``user:password@``, no query (a signature or token may be there)."""
+    host = url.split("?", 1)[0].split("#", 1)[0]
+    scheme, sep, rest = host.rpartition("://")
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{netloc.rpartition('@')[2]}{slash}{path}".rstrip("/")

@@ -162,7 +162,13 @@ class S3Transport(Protocol):
 
     def head_bucket(self) -> None: ...
 
-    def create_bucket(self) -> None: ...
+    def create_bucket(self) -> None:
+        """CreateBucket, in the client's region."""
+        ...
+
+    def delete_bucket(self) -> None:
+        """DeleteBucket (S3 refuses a bucket that holds objects: ``BucketNotEmpty``)."""
+        ...
 
     def head(self, key: str) -> S3Head: ...
 
@@ -225,7 +231,14 @@ class BotocoreTransport:
         self.client.head_bucket(Bucket=self.bucket)
 
     def create_bucket(self) -> None:
-        self.client.create_bucket(Bucket=self.bucket)
+        args: dict[str, Any] = {"Bucket": self.bucket}
+        region = self.client.meta.region_name
+        if region and region != "us-east-1":  # us-east-1 is the one region S3 refuses to be named in
+            args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        self.client.create_bucket(**args)
+
+    def delete_bucket(self) -> None:
+        self.client.delete_bucket(Bucket=self.bucket)
 
     def head(self, key: str) -> S3Head:
         return _head_of(self.client.head_object(Bucket=self.bucket, Key=key))

@@ -18,6 +18,7 @@ local sync on Windows, where it is a separator, refuses such keys with InvalidKe
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -63,6 +64,12 @@ def _why_invalid(path: object) -> str | None:
     """Return why ``path`` is not an acceptable key, or None when it is."""
     if not isinstance(path, str):
         return f"keys are str, not {type(path).__name__}"
+    return _why_invalid_text(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _why_invalid_text(path: str) -> str | None:
+    """:func:`_why_invalid` of a str, remembered: a sync checks each key at several layers, one after another."""
     if not path:
         return "the key is empty"
     if path.startswith("/"):

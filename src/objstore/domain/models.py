@@ -93,6 +93,8 @@ class Capabilities:
             with one are refused with InvalidKey instead of being written under another name.
         whole_object_transfers: Reads and writes move whole objects through memory: the store was written against
             the four calls of the original design (see :class:`objstore.ports.storage.SeedAdapter`).
+        buckets: The store has a bucket (container, root folder) of its own that ``make_bucket`` creates and
+            ``remove_bucket`` removes; elsewhere both raise ``NotSupported``.
     """
 
     ranged_reads: bool = True
@@ -108,6 +110,7 @@ class Capabilities:
     max_key_bytes: int = 1024
     backslash_in_keys: bool = True
     whole_object_transfers: bool = False
+    buckets: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import replace
 from functools import cached_property
@@ -16,7 +16,10 @@ from objstore.domain.models import Capabilities, DeleteResult, ListOptions, Obje
 from objstore.ports.storage import IObjectStorageAdapter, IObjectStorageDomain, Readable, derived, unwrap
 
 if TYPE_CHECKING:  # the sync application depends on the domain, not the reverse: push and pull import it late
+    from typing_extensions import Unpack
+
     from objstore.syncing.report import Progress, SyncReport
+    from objstore.syncing.settings import SyncSettings
 
 __all__ = ["ObjectStorageService"]
 
@@ -47,6 +50,12 @@ class ObjectStorageService(IObjectStorageDomain):
     def store_identity(self) -> str:
         """Names the store itself, whatever layers wrap it: sync state is keyed on it."""
         return repr(unwrap(self.adapter))
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as its user would write it (``s3://bucket/prefix``), whatever layers wrap it; no
+        credential is in it. For messages and reports: sync state is keyed on :attr:`store_identity`."""
+        return unwrap(self.adapter).location
 
     @property
     def capabilities(self) -> Capabilities:
@@ -175,6 +184,30 @@ class ObjectStorageService(IObjectStorageDomain):
     def close(self) -> None:
         self.adapter.close()
 
+    # --- the bucket -------------------------------------------------------------------------------------------
+    # Sent to the store under the layers, once: a retried create would find the bucket its first try made.
+
+    def make_bucket(self) -> None:
+        """Create the store's bucket (S3, GCS), container (Azure) or root folder (filesystem), empty.
+
+        Raises:
+            ObjectAlreadyExists: The bucket exists already (on S3 and GCS, also when another account has it).
+            NotSupported: The store has no buckets (``capabilities.buckets`` is false).
+        """
+        with self._guard("make_bucket", None):
+            unwrap(self.adapter).make_bucket()
+
+    def remove_bucket(self) -> None:
+        """Remove the store's bucket (container, root folder): the whole bucket, which must hold no objects.
+
+        Raises:
+            PreconditionFailed: The bucket is not empty; nothing was deleted.
+            ObjectNotFound: There is no such bucket.
+            NotSupported: The store has no buckets (``capabilities.buckets`` is false).
+        """
+        with self._guard("remove_bucket", None):
+            unwrap(self.adapter).remove_bucket()
+
     # --- sync ---------------------------------------------------------------------------------------------
     # Thin entry points into the sync application (objstore.syncing), imported when called: the domain does not
     # depend on it.
@@ -185,35 +218,27 @@ class ObjectStorageService(IObjectStorageDomain):
         prefix: str = "",
         *,
         delete: bool = True,
-        force: bool = False,
-        dry_run: bool = False,
-        checksum: bool = False,
-        include: Sequence[str] = (),
-        exclude: Sequence[str] = (),
-        rules: Sequence[str] = (),
-        delete_excluded: bool = False,
-        follow_symlinks: bool = True,
-        jobs: int = 8,
-        max_delete: str = "50%",
         progress: Progress | None = None,
         state_dir: str | os.PathLike[str] | None = None,
+        **settings: Unpack[SyncSettings],
     ) -> SyncReport:
         """Mirror a local folder into a folder of this store (extra objects deleted, as ``aws s3 sync --delete``).
 
         Remote changes made since the last sync are kept and reported as conflicts unless ``force``. See
         docs/sync.md for the whole semantics.
+
+        Args:
+            delete: Delete objects the folder does not have (default: yes, a mirror).
+            progress: Called with each event (see :data:`objstore.syncing.report.Progress`).
+            state_dir: Where sync states are kept, instead of the default state directory.
+            **settings: :class:`objstore.syncing.settings.SyncSettings` (``force``, ``dry_run``, ``exclude``,
+                ``size_only``, ``backup_dir`` (a prefix of this store) ...); any other keyword is a ``TypeError``.
         """
         from objstore.syncing.api import sync_folder
-        from objstore.syncing.local import Filters
-        from objstore.syncing.report import SyncOptions
+        from objstore.syncing.settings import resolve_settings
 
-        options = SyncOptions(
-            delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
-        )
-        filters = Filters.of(include, exclude, rules)
-        return sync_folder(
-            self, "push", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded, state_dir
-        )
+        options, filters = resolve_settings(settings, delete=delete)
+        return sync_folder(self, "push", local_dir, prefix, options, filters, progress, state_dir)
 
     def pull(
         self,
@@ -221,34 +246,26 @@ class ObjectStorageService(IObjectStorageDomain):
         local_dir: str | os.PathLike[str],
         *,
         delete: bool = False,
-        force: bool = False,
-        dry_run: bool = False,
-        checksum: bool = False,
-        include: Sequence[str] = (),
-        exclude: Sequence[str] = (),
-        rules: Sequence[str] = (),
-        delete_excluded: bool = False,
-        follow_symlinks: bool = True,
-        jobs: int = 8,
-        max_delete: str = "50%",
         progress: Progress | None = None,
         state_dir: str | os.PathLike[str] | None = None,
+        **settings: Unpack[SyncSettings],
     ) -> SyncReport:
         """Bring a folder of this store into a local folder (local extras kept unless ``delete``).
 
         Local changes made since the last sync are kept and reported as conflicts unless ``force``.
+
+        Args:
+            delete: Delete local files the store does not have (default: no).
+            progress: Called with each event (see :data:`objstore.syncing.report.Progress`).
+            state_dir: Where sync states are kept, instead of the default state directory.
+            **settings: :class:`objstore.syncing.settings.SyncSettings`, as :meth:`push` takes them;
+                ``backup_dir`` is a local folder outside ``local_dir``.
         """
         from objstore.syncing.api import sync_folder
-        from objstore.syncing.local import Filters
-        from objstore.syncing.report import SyncOptions
+        from objstore.syncing.settings import resolve_settings
 
-        options = SyncOptions(
-            delete=delete, checksum=checksum, dry_run=dry_run, jobs=jobs, max_delete=max_delete, force=force
-        )
-        filters = Filters.of(include, exclude, rules)
-        return sync_folder(
-            self, "pull", local_dir, prefix, options, filters, follow_symlinks, progress, delete_excluded, state_dir
-        )
+        options, filters = resolve_settings(settings, delete=delete)
+        return sync_folder(self, "pull", local_dir, prefix, options, filters, progress, state_dir)
 
     # --- helpers --------------------------------------------------------------------------------------------
 

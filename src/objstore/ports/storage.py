@@ -276,7 +276,9 @@ class IObjectStorageAdapter(IObjectOperations):
     Primitives to implement: ``capabilities``, ``head_object``, ``open_object``, ``write_object``,
     ``delete_object`` and ``scan_objects``. ``copy_object``, ``delete_objects`` and ``presign_url`` have a
     portable default; override them to do them natively. The derived calls (:data:`CONVENIENCES`) cannot be
-    overridden (defining one is a ``TypeError`` when the class is made).
+    overridden (defining one is a ``TypeError`` when the class is made). ``make_bucket`` and ``remove_bucket``
+    act on the store's bucket itself, not on objects: they raise ``NotSupported`` unless a store with buckets
+    overrides them (and sets ``capabilities.buckets``).
     """
 
     name: str = "adapter"
@@ -374,6 +376,30 @@ class IObjectStorageAdapter(IObjectOperations):
     def presign_url(self, prefix: str, key: str, *, expires_in: int = 3600, method: str = "GET") -> str:
         raise NotSupported(f"the {self.name} store cannot make shareable links", key=join_key(prefix, key))
 
+    # --- the store's container: not primitives (layers need not carry them; the service calls the store itself) --
+
+    def make_bucket(self) -> None:
+        """Create the store's bucket (S3, GCS), container (Azure) or root folder (filesystem), empty.
+
+        Only the bucket is made: a base prefix is a folder inside it, which exists while objects are under it.
+
+        Raises:
+            ObjectAlreadyExists: The bucket exists already.
+            NotSupported: The store has no buckets (``capabilities.buckets`` is false).
+        """
+        raise NotSupported(f"the {self.name} store has no buckets")
+
+    def remove_bucket(self) -> None:
+        """Remove the store's bucket (container, root folder), which must hold no objects: the whole bucket, not
+        just the base prefix.
+
+        Raises:
+            PreconditionFailed: The bucket is not empty (nothing is deleted).
+            ObjectNotFound: There is no such bucket.
+            NotSupported: The store has no buckets (``capabilities.buckets`` is false).
+        """
+        raise NotSupported(f"the {self.name} store has no buckets")
+
     # --- for adapters -----------------------------------------------------------------------------------------
 
     def _check_conditions_early(self, prefix: str, key: str, options: WriteOptions) -> None:
@@ -398,6 +424,15 @@ class IObjectStorageAdapter(IObjectOperations):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as its user would write it (``s3://bucket/prefix``), with no credential in it.
+
+        For messages and reports only: sync state is keyed on the store's ``repr``, not on this. Adapters override
+        it; the default is the ``repr``.
+        """
+        return repr(self)
 
 
 class _Derived:
@@ -576,6 +611,11 @@ class ForwardingAdapter(IObjectStorageAdapter):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
 
+    @property
+    def location(self) -> str:
+        """A wrapper is where the store it wraps is (a composed store, such as Naas, names its own)."""
+        return self.inner.location
+
 
 class LayerAdapter(ForwardingAdapter):
     """A wrapper that adds a behaviour (retries, logging ...) to a store without being a store of its own.
@@ -588,6 +628,14 @@ class LayerAdapter(ForwardingAdapter):
     def counters(self) -> dict[str, int]:
         """What this layer has counted so far (``{"retries": 3}``); see :func:`layer_counters`."""
         return {}
+
+    def make_bucket(self) -> None:
+        """A layer is transparent: the store under it makes its bucket (see :func:`unwrap`)."""
+        self.inner.make_bucket()
+
+    def remove_bucket(self) -> None:
+        """A layer is transparent: the store under it removes its bucket (see :func:`unwrap`)."""
+        self.inner.remove_bucket()
 
 
 def layer_counters(adapter: IObjectStorageAdapter) -> dict[str, int]:

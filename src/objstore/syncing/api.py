@@ -6,16 +6,22 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from objstore.domain.errors import ConfigurationError
 from objstore.domain.keys import normalize_prefix
 from objstore.domain.service import ObjectStorageService
+from objstore.syncing.backup import folder_backup, store_backup
 from objstore.syncing.executor import run_sync
 from objstore.syncing.local import Filters, LocalFolder
 from objstore.syncing.planner import Policy
 from objstore.syncing.report import Progress, SyncOptions, SyncReport
+from objstore.syncing.settings import SyncSettings, resolve_settings
 from objstore.syncing.sides import LocalSide, StoreSide
 from objstore.syncing.sqlite_state import LEGACY_FOLDER, SyncState, migrate_in_tree_state, state_path_for
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["sync", "sync_folder"]
 
@@ -29,19 +35,18 @@ def sync_folder(
     prefix: str,
     options: SyncOptions,
     filters: Filters,
-    follow_symlinks: bool = True,
     progress: Progress | None = None,
-    delete_excluded: bool = False,
     state_dir: str | os.PathLike[str] | None = None,
 ) -> SyncReport:
     """A push (``direction="push"``: the folder into the store's folder ``prefix``) or a pull (``"pull"``).
 
-    What :meth:`ObjectStorageService.push` and :meth:`~ObjectStorageService.pull` run; see them for the options.
+    What :meth:`ObjectStorageService.push` and :meth:`~ObjectStorageService.pull` run (``options`` and ``filters``
+    from :func:`~objstore.syncing.settings.resolve_settings`); see them for the options.
     """
     if direction not in ("push", "pull"):
         raise ValueError(f"direction is push or pull, not {direction!r}")
     folder = _FolderSync(store, direction, local_dir, prefix, options, state_dir)
-    return folder.run(filters, follow_symlinks, delete_excluded, progress)
+    return folder.run(filters, progress)
 
 
 class _FolderSync:
@@ -60,20 +65,24 @@ class _FolderSync:
         self.root = Path(local_dir).expanduser().resolve()
         self.state_dir = state_dir
 
-    def run(
-        self, filters: Filters, follow_symlinks: bool, delete_excluded: bool, progress: Progress | None
-    ) -> SyncReport:
+    def run(self, filters: Filters, progress: Progress | None) -> SyncReport:
         pulling, options = self.direction == "pull", self.options
+        delete_excluded = options.delete_excluded
+        if pulling:
+            backup = folder_backup(self.root, options.backup_dir, options.suffix)
+        else:
+            backup = store_backup(self.store, self.prefix, options.backup_dir, options.suffix)
         if pulling and not options.dry_run:
             self.root.mkdir(parents=True, exist_ok=True)
         elif not pulling and not self.root.is_dir():
             raise ConfigurationError(f"the folder to push, {str(self.root)!r}, does not exist")
         # --delete-excluded: the destination is seen unfiltered, so what the filters leave out is deleted there.
-        everything = Filters()
+        everything = filters.everything()
         local_filters = everything if (delete_excluded and pulling) else filters
         remote_filters = everything if (delete_excluded and not pulling) else filters
-        folder = LocalFolder(self.root, local_filters, follow_symlinks, writable=pulling)
+        folder = LocalFolder(self.root, local_filters, options.follow_symlinks, writable=pulling)
         local, remote = LocalSide(folder), StoreSide(self.store, self.prefix, remote_filters)
+        admits = filters.admits if filters.judges_entries else None
         path = self._state_path()
         if pulling and not options.dry_run:
             folder.check_writable()
@@ -81,7 +90,9 @@ class _FolderSync:
         excluded = (lambda key: not filters.allows(key)) if delete_excluded else None
         try:
             if not pulling:
-                return run_sync(local, remote, state, options, progress=progress, excluded=excluded)
+                return run_sync(
+                    local, remote, state, options, progress=progress, excluded=excluded, admits=admits, backup=backup
+                )
             return run_sync(
                 remote,
                 local,
@@ -91,6 +102,8 @@ class _FolderSync:
                 progress=progress,
                 copy_label="download",
                 excluded=excluded,
+                admits=admits,
+                backup=backup,
             )
         except BaseException:
             state.discard_if_unused()  # a sync that could not start leaves no trace
@@ -129,19 +142,10 @@ def sync(
     two_way: bool = False,
     conflict: str = "fail",
     delete: bool = True,
-    force: bool = False,
-    dry_run: bool = False,
-    checksum: bool = False,
-    include: tuple[str, ...] | list[str] = (),
-    exclude: tuple[str, ...] | list[str] = (),
-    rules: tuple[str, ...] | list[str] = (),
-    delete_excluded: bool = False,
-    follow_symlinks: bool = True,
-    jobs: int = 8,
-    max_delete: str = "50%",
     progress: Progress | None = None,
     state_path: str | os.PathLike[str] | None = None,
     state_dir: str | os.PathLike[str] | None = None,
+    **settings: Unpack[SyncSettings],
 ) -> SyncReport:
     """Sync two stores (any two adapters: moving data between providers), one way or both ways.
 
@@ -149,34 +153,32 @@ def sync(
         two_way: Reconcile both sides from the state of the last sync; ``conflict`` settles keys changed on both
             (``fail``: reported and left alone; ``newer``: the later write wins; ``keep-both``: the destination's
             version is kept beside under a ``.conflict`` name).
+        delete: Delete destination keys the source lacks (default: yes, a mirror).
+        progress: Called with each event (see :data:`~objstore.syncing.report.Progress`).
         state_path: The state file of this pair (default: one per pair in the state directory, see
             :func:`objstore.syncing.sqlite_state.state_dir`).
         state_dir: The state directory, instead of the default.
+        **settings: The settings push and pull take too (:class:`~objstore.syncing.settings.SyncSettings`);
+            ``backup_dir`` is a prefix of the destination store, ``follow_symlinks`` has no effect (stores have no
+            links).
     """
-    del follow_symlinks  # stores have no links; accepted so the CLI's options pass through unchanged
-    filters = Filters.of(include, exclude, rules)
-    options = SyncOptions(
-        delete=delete,
-        two_way=two_way,
-        policy=_policy(conflict),
-        checksum=checksum,
-        dry_run=dry_run,
-        jobs=jobs,
-        max_delete=max_delete,
-        force=force,
-    )
+    options, filters = resolve_settings(settings, delete=delete, two_way=two_way, policy=_policy(conflict))
+    backup = store_backup(destination, dest_prefix, options.backup_dir, options.suffix)
+    dry_run = options.dry_run
     path = _stores_state_path(source, source_prefix, destination, dest_prefix, state_path, state_dir, dry_run)
     state = SyncState(path, read_only=dry_run)
-    unfiltered = delete_excluded and not two_way  # --delete-excluded: the destination is seen whole
+    unfiltered = options.delete_excluded and not two_way  # --delete-excluded: the destination is seen whole
     try:
         return run_sync(
             StoreSide(source, source_prefix, filters),
-            StoreSide(destination, dest_prefix, Filters() if unfiltered else filters),
+            StoreSide(destination, dest_prefix, filters.everything() if unfiltered else filters),
             state,
             options,
             progress=progress,
             copy_label="copy",
             excluded=(lambda key: not filters.allows(key)) if unfiltered else None,
+            admits=filters.admits if filters.judges_entries else None,
+            backup=backup,
         )
     finally:
         state.close()

@@ -8,16 +8,27 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import IO, Any
 
 from objstore.domain.errors import ObjectAlreadyExists, ObjectStorageError
 from objstore.domain.streams import is_seekable
+from objstore.syncing.backup import Backup
 from objstore.syncing.guard import SideGuard, folded
 from objstore.syncing.local import FileInTheWay, LinkInTheWay
-from objstore.syncing.planner import Action, ActionKind, Entry, delete_refusal, plan_one_way, plan_two_way
+from objstore.syncing.planner import (
+    Action,
+    ActionKind,
+    Comparison,
+    Entry,
+    delete_refusal,
+    plan_one_way,
+    plan_two_way,
+)
 from objstore.syncing.report import Progress, SyncOptions, SyncReport
 from objstore.syncing.sides import ANY, MISSING, Expectation, LocalSide, Side
 from objstore.syncing.state import SwappedState, SyncStatePort
+from objstore.syncing.throttle import RateLimit
 
 __all__ = ["SyncExecutor", "run_sync"]
 
@@ -38,6 +49,8 @@ def run_sync(
     progress: Progress | None = None,
     copy_label: str = "upload",
     excluded: Callable[[str], bool] | None = None,
+    admits: Callable[[Entry], bool] | None = None,
+    backup: Backup | None = None,
 ) -> SyncReport:
     """Plan and carry out a sync from ``source`` to ``dest`` (both ways with ``options.two_way``).
 
@@ -50,10 +63,21 @@ def run_sync(
         copy_label: What a copy from source to destination is called in the report ("download" for a pull).
         excluded: With --delete-excluded: keys the filters leave out, deleted on the destination (the destination
             is then listed unfiltered).
+        admits: Sizes and ages (``--min-size`` ... ``--max-age``): whether an entry takes part. A key is judged by
+            its source entry (its destination entry when the source has none) and left out on both sides.
+        backup: Where what the sync overwrites or deletes on the destination is kept first (``--backup-dir``).
     """
     oriented = SwappedState(state) if swap_state else state
     executor = SyncExecutor(
-        source, dest, oriented, options, progress=progress, copy_label=copy_label, excluded=excluded
+        source,
+        dest,
+        oriented,
+        options,
+        progress=progress,
+        copy_label=copy_label,
+        excluded=excluded,
+        admits=admits,
+        backup=backup,
     )
     return executor.run()
 
@@ -75,11 +99,18 @@ class SyncExecutor:
         progress: Progress | None = None,
         copy_label: str = "upload",
         excluded: Callable[[str], bool] | None = None,
+        admits: Callable[[Entry], bool] | None = None,
+        backup: Backup | None = None,
     ) -> None:
         self.source, self.dest, self.state, self.options = source, dest, state, options
         self.copy_label = copy_label
         self.excluded = excluded  # --delete-excluded: keys the filters leave out, deleted on the destination
-        self.report = SyncReport(source.label, dest.label, dry_run=options.dry_run)
+        self.admits = admits  # sizes and ages: whether an entry takes part
+        self.backup = backup  # --backup-dir / --suffix: where the destination's replaced keys are kept first
+        self._limit = RateLimit(options.bwlimit) if options.bwlimit else None  # --bwlimit, shared by all transfers
+        self.report = SyncReport(
+            source.label, dest.label, dry_run=options.dry_run, copy_label=copy_label, two_way=options.two_way
+        )
         self.deletes: dict[ActionKind, list[str]] = {kind: [] for kind in _DELETES}
         # Copies that failed because a file became a folder of the same name (or the other way round).
         self.blocked: dict[str, tuple[Action, Pair, BaseException]] = {}
@@ -93,6 +124,9 @@ class SyncExecutor:
         self._pool: ThreadPoolExecutor | None = None
         self._batch: list[tuple[Action, Pair]] = []
         self._batch_bytes = 0
+        # Keys the rest of the plan leaves alone: the conflict copies keep-both made (a listing still running may
+        # come to them), and keys whose conflict copy failed (B's version must not be replaced then).
+        self._left_alone: set[str] = set()
 
     # --- the run ----------------------------------------------------------------------------------------------
 
@@ -152,6 +186,7 @@ class SyncExecutor:
             policy=policy,
             checksum=options.checksum,
             prior_sync=self.state.has_synced(),
+            compare=_comparison(options),
         )
 
     def _remember(self, side: int, entries: Iterable[Entry]) -> Iterator[Entry]:
@@ -175,15 +210,21 @@ class SyncExecutor:
         return None
 
     def _take(self, action: Action) -> None:
-        if any(guard.excludes(action.key) for guard in self._guards):
+        if action.key in self._left_alone or any(guard.excludes(action.key) for guard in self._guards):
             self._tokens.pop(action.key, None)
-            return  # nothing is done for it on either side (reported at the end)
+            return  # nothing is done for it on either side (reported at the end, or already)
+        screened = self._screen(action)
+        if screened is None:
+            if action.rename_to is None:  # keep-both's second action for the key still needs its tokens
+                self._tokens.pop(action.key, None)
+            return  # sizes and ages leave it out: nothing is done for it on either side
+        action = screened
         if action.rename_to is not None:
             # keep-both: the other side's version is copied aside first, right here, before the copy that
             # replaces it is queued; the tokens stay for that copy.
             pair = self._tokens.get(action.key, (None, None))
             if not self.options.dry_run:
-                self.transfer(action, pair)
+                self._keep_aside(action, pair)
                 return
         else:
             pair = self._tokens.pop(action.key, (None, None))
@@ -191,15 +232,48 @@ class SyncExecutor:
         if excluded is not None and pair[0] is None and pair[1] is not None and excluded(action.key):
             action = Action(ActionKind.DELETE, action.key, "excluded by the filters (--delete-excluded)")
         if self.options.dry_run:
-            self._show(action)
+            self._show(self._planned_backup(action, pair))
         else:
             self._dispatch(action, pair)
+
+    def _screen(self, action: Action) -> Action | None:
+        """Sizes and ages: the action, None for a key they leave out, or its delete with --delete-excluded."""
+        admits = self.admits
+        if admits is None or action.kind is ActionKind.FORGET:
+            return action
+        src, dst = self._tokens.get(action.key, (None, None))
+        judged = src if src is not None else dst
+        if judged is None or admits(judged):
+            return action
+        if self.options.delete_excluded and dst is not None and not self.options.two_way:
+            return Action(ActionKind.DELETE, action.key, "excluded by the filters (--delete-excluded)", dst.size)
+        return None
+
+    def _planned_backup(self, action: Action, pair: Pair) -> Action:
+        """A dry run with --backup-dir: an overwrite or a delete on the destination names its backup."""
+        replaces = action.kind in (ActionKind.UPLOAD, ActionKind.DELETE) and action.rename_to is None
+        if self.backup is None or not replaces or pair[1] is None:
+            return action
+        self.report.count("backup")
+        return replace(action, reason=f"{action.reason}; kept first at {self.backup.where(action.key)}")
+
+    def _back_up(self, key: str) -> None:
+        """Keep the destination's ``key`` aside before it is replaced; a failure stops the replacement."""
+        if self.backup is None:
+            return
+        try:
+            self.backup.save(key)
+        except Exception as exc:
+            raise ObjectStorageError(
+                f"{key}: its backup to {self.backup.where(key)} failed, so it was left as it is: {exc}"
+            ) from exc
+        self.report.count("backup")
 
     def _show(self, action: Action) -> None:
         """A dry run: the action goes into the report's plan, and is counted as if done."""
         self.report.plan.append(action)
         if action.kind is not ActionKind.FORGET:
-            self.report.count(self.copy_label if action.kind is ActionKind.UPLOAD else action.kind.value)
+            self.report.count(self.report.label(action.kind))
         if action.kind is ActionKind.CONFLICT:
             self.report.conflicts[action.key] = action.reason
 
@@ -257,7 +331,7 @@ class SyncExecutor:
                     report.conflicts[action.key] = "on both sides with different contents, no record of a sync"
                 report.count("conflict")
                 return
-            kind = self.copy_label if action.kind is ActionKind.UPLOAD else action.kind.value
+            kind = report.label(action.kind)
             with self._lock:
                 report.bytes_transferred += moved
                 report.count(kind if moved or not action.verify_content else "skip")
@@ -299,14 +373,49 @@ class SyncExecutor:
             expect = MISSING
         else:
             expect = target_entry.token
+        if upload and target_entry is not None and action.rename_to is None:
+            self._back_up(action.key)  # one-way only: the destination's copy is kept before it is replaced
         with origin.open(action.key) as stream:
-            counted = _CountingStream(stream)
+            counted = _CountingStream(stream, self._limit)
             new_token = target.write(
                 action.rename_to or action.key, counted, origin_entry.size, origin_entry.mtime_ns, expect
             )
         if action.rename_to is None:
             self._record(action.key, upload, origin_entry.token, new_token, counted.sha256())
         return counted.size
+
+    def _keep_aside(self, action: Action, pair: Pair) -> None:
+        """keep-both: B's version of the key is copied beside it under the conflict name on both sides, and
+        recorded as synced there, before A's version replaces it at the key (``action`` names B -> A).
+
+        If that fails, the key is left alone for the rest of the run (B's version is not replaced) and fails.
+        """
+        name, entry, report = action.rename_to, pair[1], self.report
+        try:
+            if name is None or entry is None:
+                raise ObjectStorageError(f"{action.key}: vanished before it could be kept aside")
+            self._left_alone.add(name)
+            tokens: list[str] = []
+            hashes: set[str | None] = set()
+            moved = 0
+            for side in (self.source, self.dest):
+                with self.dest.open(action.key) as stream:
+                    counted = _CountingStream(stream, self._limit)
+                    tokens.append(side.write(name, counted, entry.size, entry.mtime_ns, MISSING))
+                hashes.add(counted.sha256())
+                moved += counted.size
+            if len(hashes) == 1:  # the same content on both sides (else the next run compares them)
+                self.state.record(name, tokens[0], tokens[1], hashes.pop())
+        except Exception as exc:  # noqa: BLE001 - any failure is this key's, reported
+            self._left_alone.add(action.key)
+            with self._lock:
+                report.failures[action.key] = f"its conflict copy could not be made, so it was left alone: {exc}"
+            return
+        kind = report.label(action.kind)
+        with self._lock:
+            report.bytes_transferred += moved
+            report.count(kind)
+        self.notify(kind, name, moved)
 
     def _record(self, key: str, upload: bool, origin_token: str, target_token: str, sha256: str | None) -> None:
         if upload:
@@ -355,12 +464,19 @@ class SyncExecutor:
         """Remove a local file standing where a folder must go, if the last sync wrote it and it is unchanged."""
         prior = self.state.get(error.blocking)
         token = None if prior is None else (prior.source_token if side is self.source else prior.dest_token)
+        if token is not None and side is self.dest:
+            try:
+                self._back_up(error.blocking)
+            except ObjectStorageError as exc:
+                self.report.failures[key] = str(exc)
+                return False
         if token is None or not side.folder.remove_if_unchanged(error.blocking, token):
             self.report.failures[key] = f"{error}, and it is not a copy the last sync made; kept"
             return False
         self.state.forget(error.blocking)
-        self.report.count("delete")
-        self.notify("delete", error.blocking, 0)
+        kind = self.report.label(ActionKind.DELETE if side is self.dest else ActionKind.DELETE_SOURCE)
+        self.report.count(kind)
+        self.notify(kind, error.blocking, 0)
         return True
 
     def _copy_again(self, action: Action, pair: Pair) -> None:
@@ -374,7 +490,7 @@ class SyncExecutor:
             return
         self.report.failures.pop(action.key, None)
         self.report.bytes_transferred += moved
-        self.report.count(action.kind.value)
+        self.report.count(self.report.label(action.kind))
 
     def _wanted(self) -> int:
         return sum(len(keys) for keys in self.deletes.values())
@@ -401,16 +517,38 @@ class SyncExecutor:
         self._delete(self.deletes[ActionKind.DELETE_SOURCE], self.source)
 
     def _delete(self, keys: list[str], side: Side) -> None:
+        if side is self.dest and self.backup is not None:
+            keys = self._backed_up(keys)
         if not keys:
             return
         failed = side.delete_many(keys)
+        kind = self.report.label(ActionKind.DELETE if side is self.dest else ActionKind.DELETE_SOURCE)
         for key in keys:
             if key in failed:
                 self.report.failures[key] = failed[key]
             else:
                 self.state.forget(key)
-                self.report.count("delete")
-                self.notify("delete", key, 0)
+                self.report.count(kind)
+                self.notify(kind, key, 0)
+
+    def _backed_up(self, keys: list[str]) -> list[str]:
+        """The keys kept aside first (--backup-dir), so they may be deleted; the others fail and stay."""
+        kept = []
+        for key in keys:
+            try:
+                self._back_up(key)
+            except ObjectStorageError as exc:
+                self.report.failures[key] = str(exc)
+            else:
+                kept.append(key)
+        return kept
+
+
+def _comparison(options: SyncOptions) -> Comparison | None:
+    """--size-only, --ignore-existing, --update for the planner (None when none is given: nothing to ask per key)."""
+    if not (options.size_only or options.ignore_existing or options.update):
+        return None
+    return Comparison(options.size_only, options.ignore_existing, options.update)
 
 
 def _twins_for(side: Side, other: Side, options: SyncOptions) -> dict[str, Any]:
@@ -465,17 +603,20 @@ class _CountingStream:
     time are not counted or hashed twice (the count and hash cover the furthest point read).
     """
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], limit: RateLimit | None = None) -> None:
         self._stream = stream
-        self._digest = hashlib.sha256()
+        self._limit = limit  # --bwlimit: each read draws from the sync's shared bucket
         self._seekable = is_seekable(stream)
         self._start = stream.tell() if self._seekable else 0
         self._position = 0
         self._gap = False
         self.size = 0
+        self._digest = hashlib.sha256()
 
     def read(self, n: int = -1) -> bytes:
         data = self._stream.read(n)
+        if self._limit is not None:
+            self._limit.take(len(data))
         end = self._position + len(data)
         if end > self.size:
             if self._position > self.size:

@@ -18,6 +18,7 @@ import stat as stat_module
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +33,7 @@ from objstore.adapters.localfs import (
     Stage,
     temporary_name,
 )
+from objstore.domain.errors import ConfigurationError
 from objstore.domain.listing import FolderItem, walk_files
 from objstore.domain.streams import CHUNK_SIZE
 from objstore.syncing.planner import Entry
@@ -58,18 +60,46 @@ def local_token(st: os.stat_result) -> str:
 
 @dataclass(frozen=True)
 class Filters:
-    """Ordered include/exclude rules in gitignore syntax; the first rule that matches a key decides.
+    """Which keys take part in a sync: ordered include/exclude rules in gitignore syntax (the first rule that
+    matches a key decides; keys no rule matches are included), a list of keys (``--files-from``), and limits on
+    an entry's size and age.
 
-    Keys no rule matches are included. Rules apply to both sides of a sync alike.
+    Rules and the key list apply to both sides of a sync alike (:meth:`allows`). Sizes and ages are an entry's
+    own (:meth:`admits`): the executor judges a key by its source entry (by its destination entry when the
+    source has none), and leaves the key out on both sides.
     """
 
     rules: tuple[tuple[bool, str], ...] = ()  # (include?, pattern)
     _compiled: tuple[tuple[bool, Any], ...] = field(default=(), repr=False, compare=False)
+    files: frozenset[str] | None = None  # --files-from: only these keys
+    hidden_suffix: str = ""  # --suffix without --backup-dir: the backups kept beside their keys take no part
+    min_size: int | None = None
+    max_size: int | None = None
+    newest_ns: int | None = None  # --min-age: entries modified later are left out
+    oldest_ns: int | None = None  # --max-age: entries modified earlier are left out
 
     @classmethod
-    def of(cls, include: Sequence[str] = (), exclude: Sequence[str] = (), rules: Sequence[str] = ()) -> Filters:
+    def of(
+        cls,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        rules: Sequence[str] = (),
+        *,
+        files_from: Sequence[str] | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        min_age: timedelta | None = None,
+        max_age: timedelta | None = None,
+        hidden_suffix: str = "",
+        now: datetime | None = None,
+    ) -> Filters:
         """Rules from ``rules`` ("+ pattern" includes, "- pattern" excludes, in order), then ``include`` and
-        ``exclude``. ``include`` without ``rules`` means "only these": everything else is left out after them."""
+        ``exclude``. ``include`` without ``rules`` means "only these": everything else is left out after them.
+
+        ``files_from``: only these keys (rclone ``--files-from``), with the rules applied too. ``min_age`` /
+        ``max_age``: only entries modified at least / at most that long before ``now`` (default: the time of
+        this call). An entry without a modification time passes the age limits.
+        """
         ordered: list[tuple[bool, str]] = []
         for rule in rules:
             sign, _, pattern = rule.strip().partition(" ")
@@ -79,16 +109,83 @@ class Filters:
         ordered += [(True, p) for p in include] + [(False, p) for p in exclude]
         if include and not rules:
             ordered.append((False, "*"))
-        from pathspec.patterns.gitwildmatch import GitWildMatchPattern
-
-        compiled = tuple((keep, GitWildMatchPattern(pattern)) for keep, pattern in ordered)
-        return cls(tuple(ordered), compiled)
+        compiled = tuple((keep, _compiled(pattern)) for keep, pattern in ordered)
+        files = None if files_from is None else frozenset(key.lstrip("/") for key in files_from if key.strip("/"))
+        _check_limits(min_size, max_size, min_age, max_age)
+        at = int((now or datetime.now(timezone.utc)).timestamp() * 1e9)
+        return cls(
+            tuple(ordered),
+            compiled,
+            files=files,
+            hidden_suffix=hidden_suffix,
+            min_size=min_size,
+            max_size=max_size,
+            newest_ns=None if min_age is None else at - _ns(min_age),
+            oldest_ns=None if max_age is None else at - _ns(max_age),
+        )
 
     def allows(self, key: str) -> bool:
+        if self.files is not None and key not in self.files:
+            return False
+        if self.hidden_suffix and key.endswith(self.hidden_suffix):
+            return False
         for keep, pattern in self._compiled:
             if pattern.match_file(key):
                 return bool(keep)
         return True
+
+    def everything(self) -> Filters:
+        """What a side seen unfiltered (``--delete-excluded``) still leaves out: backups kept beside their keys."""
+        return Filters(hidden_suffix=self.hidden_suffix)
+
+    @property
+    def judges_entries(self) -> bool:
+        """Whether sizes or ages are limited (entries, not only keys, are judged)."""
+        limits = (self.min_size, self.max_size, self.newest_ns, self.oldest_ns)
+        return any(limit is not None for limit in limits)
+
+    def admits(self, entry: Entry) -> bool:
+        """Whether an entry's size and modification time are within the limits."""
+        if self.min_size is not None and entry.size < self.min_size:
+            return False
+        if self.max_size is not None and entry.size > self.max_size:
+            return False
+        mtime = entry.mtime_ns
+        if mtime is None:
+            return True
+        if self.newest_ns is not None and mtime > self.newest_ns:
+            return False
+        return self.oldest_ns is None or mtime >= self.oldest_ns
+
+
+def _compiled(pattern: str) -> Any:
+    """A gitignore pattern, compiled by pathspec (imported when filters are first built)."""
+    try:
+        from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+    except ImportError:  # pathspec 0.12: the same class under its old, since deprecated, name
+        from pathspec.patterns.gitwildmatch import GitWildMatchPattern
+
+        return GitWildMatchPattern(pattern)
+    return GitIgnoreSpecPattern(pattern)
+
+
+def _ns(age: timedelta) -> int:
+    return (age.days * 86_400 + age.seconds) * 1_000_000_000 + age.microseconds * 1_000
+
+
+def _check_limits(
+    min_size: int | None, max_size: int | None, min_age: timedelta | None, max_age: timedelta | None
+) -> None:
+    for name, size in (("--min-size", min_size), ("--max-size", max_size)):
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise ConfigurationError(f"{name} is a number of bytes, not {size!r}")
+    for name, age in (("--min-age", min_age), ("--max-age", max_age)):
+        if age is not None and (not isinstance(age, timedelta) or age < timedelta(0)):
+            raise ConfigurationError(f"{name} is a duration (a timedelta) of zero or more, not {age!r}")
+    if min_size is not None and max_size is not None and min_size > max_size:
+        raise ConfigurationError(f"--min-size {min_size} is larger than --max-size {max_size}: nothing would sync")
+    if min_age is not None and max_age is not None and min_age > max_age:
+        raise ConfigurationError(f"--min-age {min_age} is older than --max-age {max_age}: nothing would sync")
 
 
 class _SyncScan(FolderScan):

@@ -23,6 +23,7 @@ from objstore.domain.errors import ConfigurationError
 __all__ = [
     "Action",
     "ActionKind",
+    "Comparison",
     "Entry",
     "Policy",
     "Prior",
@@ -81,9 +82,31 @@ class Action:
     size: int = 0
     # For uploads whose content may be the same (no state to compare with): the executor compares hashes.
     verify_content: bool = False
-    rename_to: str | None = None  # KEEP_BOTH: where the destination's version goes
+    rename_to: str | None = None  # KEEP_BOTH: where B's version is kept aside, on both sides
     # Two-way, no record of a sync: equal contents are recorded as synced; different contents are a conflict.
     conflict_if_different: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One-way only: keys on both sides left alone whatever the tokens say (rclone's options of the same names).
+
+    Keys held back are skipped, not recorded as synced: a later sync without these options compares them again.
+    """
+
+    size_only: bool = False  # the same size is the same content
+    ignore_existing: bool = False  # what the destination has is never overwritten
+    update: bool = False  # a destination copy newer than the source's is kept
+
+    def holds_back(self, src: Entry, dst: Entry) -> str | None:
+        """Why the key is left alone, or None."""
+        if self.ignore_existing:
+            return "exists on the destination (--ignore-existing)"
+        if self.update and src.mtime_ns is not None and dst.mtime_ns is not None and dst.mtime_ns > src.mtime_ns:
+            return "newer on the destination (--update)"
+        if self.size_only and src.size == dst.size:
+            return "same size (--size-only)"
+        return None
 
 
 def merge(
@@ -115,6 +138,7 @@ def plan_one_way(
     policy: Policy = Policy.FAIL,
     checksum: bool = False,
     prior_sync: bool,
+    compare: Comparison | None = None,
 ) -> Iterator[Action]:
     """Plan making the destination equal the source.
 
@@ -125,11 +149,16 @@ def plan_one_way(
         checksum: Compare contents even where tokens say nothing changed.
         prior_sync: Whether the two sides were synced before (a state exists). Without one, destination extras are
             what the user is mirroring over (deleted if ``delete``), not changes made since.
+        compare: Keys on both sides to leave alone (``--size-only``, ``--ignore-existing``, ``--update``).
     """
     force = policy is Policy.SOURCE_WINS
     for key, src, dst, state in merge(source, dest, prior):
         if src is None and dst is None:
             yield Action(ActionKind.FORGET, key, "gone from both sides")
+            continue
+        held = None if compare is None or src is None or dst is None else compare.holds_back(src, dst)
+        if held is not None:
+            yield Action(ActionKind.SKIP, key, held)
             continue
         src_changed = state is None or src is None or src.token != state.source_token
         dst_changed = state is None or dst is None or dst.token != state.dest_token
@@ -232,9 +261,10 @@ def _settle(key: str, left: Entry | None, right: Entry | None, policy: Policy, w
             yield Action(ActionKind.DOWNLOAD, key, f"{what}: B is newer", right.size)
         return
     if policy is Policy.KEEP_BOTH and left is not None and right is not None:
-        yield Action(
-            ActionKind.DOWNLOAD, key, f"{what}: B's version kept beside", right.size, rename_to=_conflict_name(key)
-        )
+        # The executor copies B's version aside on both sides (A's version then replaces it on B at the key).
+        aside = _conflict_name(key)
+        kept = f"{what}: B's version kept beside as {aside}"
+        yield Action(ActionKind.DOWNLOAD, key, kept, right.size, rename_to=aside)
         yield Action(ActionKind.UPLOAD, key, f"{what}: A's version kept", left.size)
         return
     if policy is Policy.KEEP_BOTH and left is not None:
@@ -280,5 +310,6 @@ def delete_refusal(*, failed: bool, sources: int, dests: int, wanted: int, max_d
         return "the source is empty; deleting everything on the destination needs --force"
     limit = delete_limit(max_delete, max(dests, sources))
     if wanted > limit and not force:
-        return f"{wanted} deletes exceed --max-delete {max_delete} ({limit}); use --force to allow them"
+        deletes = "1 delete exceeds" if wanted == 1 else f"{wanted} deletes exceed"
+        return f"{deletes} --max-delete {max_delete} ({limit}); use --force to allow them"
     return None

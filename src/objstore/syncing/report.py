@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from objstore.domain.errors import ConfigurationError
+from objstore.syncing.backup import StoreFolder
 from objstore.syncing.planner import Action, ActionKind, Policy, delete_limit
 
-__all__ = ["Progress", "SyncOptions", "SyncReport"]
+__all__ = ["Progress", "SyncOptions", "SyncReport", "plural"]
 
 # (event, key, bytes): "queued" when a transfer is planned (bytes to move), "planned" once the whole plan is
-# known, then "upload" / "download" / "copy" / "delete" / "skip" as each is done.
+# known, then, as each is done, what the report calls it (:meth:`SyncReport.label`: "upload", "download",
+# "copy", "copy A->B", "delete", "delete on A" ...), or "skip".
 Progress = Callable[[str, str, int], None]
+
+# What the other direction of a two-way sync is called, by what the sync's own direction is called.
+_REVERSED = {"upload": "download", "download": "upload"}
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``, ``2 copies``; in a phrase the first word takes the number (``2 deletes on A``)."""
+    word, space, rest = noun.partition(" ")
+    if count != 1:
+        word = word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
+    return f"{count:,} {word}{space}{rest}"
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,14 @@ class SyncOptions:
         max_delete: Refuse to delete more than this many objects (``"50%"`` of the destination, or a count)
             unless ``force``.
         force: Allow large deletes and overwrite destination changes (``Policy.SOURCE_WINS``).
+        delete_excluded: Also delete on the destination what the filters leave out.
+        follow_symlinks: Read through symbolic links in a local source folder.
+        size_only: Keys on both sides with the same size are skipped (one-way only).
+        ignore_existing: Keys the destination has are never overwritten (one-way only).
+        update: Keys whose destination copy is newer than the source's are skipped (one-way only).
+        backup_dir: Where the destination's overwritten and deleted keys are kept first (one-way only).
+        suffix: Appended to backups' names; alone, backups are kept beside their keys.
+        bwlimit: Bytes per second, all transfers together (None: unlimited).
     """
 
     delete: bool = True
@@ -42,9 +63,18 @@ class SyncOptions:
     jobs: int = 8
     max_delete: str = "50%"
     force: bool = False
+    delete_excluded: bool = False
+    follow_symlinks: bool = True
+    size_only: bool = False
+    ignore_existing: bool = False
+    update: bool = False
+    backup_dir: str | StoreFolder | None = None
+    suffix: str = ""
+    bwlimit: int | None = None
 
     def __post_init__(self) -> None:
         # Checked before anything runs: a typo must not surface only when deletes come due.
+        _check_comparisons(self)
         if delete_limit(self.max_delete, 100) < 0:
             raise ConfigurationError(f"--max-delete cannot be negative, not {self.max_delete!r}")
         if self.jobs < 1:
@@ -54,6 +84,27 @@ class SyncOptions:
     def effective_policy(self) -> Policy:
         """``--force`` on a one-way sync overwrites destination changes too."""
         return Policy.SOURCE_WINS if self.force and not self.two_way else self.policy
+
+
+def _check_comparisons(options: SyncOptions) -> None:
+    """The options that change what is compared and kept: values, and combinations that contradict."""
+    if options.size_only and options.checksum:
+        raise ConfigurationError("--size-only and --checksum contradict each other: choose one")
+    if options.suffix and ("/" in options.suffix or "\\" in options.suffix):
+        raise ConfigurationError(f"--suffix is appended to a name and cannot hold a slash: {options.suffix!r}")
+    one_way = {
+        "--size-only": options.size_only,
+        "--ignore-existing": options.ignore_existing,
+        "--update": options.update,
+        "--backup-dir": bool(options.backup_dir),
+        "--suffix": bool(options.suffix),
+    }
+    if options.two_way and any(one_way.values()):
+        given = ", ".join(name for name, value in one_way.items() if value)
+        raise ConfigurationError(f"{given}: one-way options, not for --two-way")
+    bwlimit = options.bwlimit
+    if bwlimit is not None and (isinstance(bwlimit, bool) or not isinstance(bwlimit, int) or bwlimit < 1):
+        raise ConfigurationError(f"--bwlimit is a whole number of bytes per second, not {bwlimit!r}")
 
 
 @dataclass
@@ -74,6 +125,10 @@ class SyncReport:
     retries: int = 0
     layers: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # What a copy in the sync's direction is called ("upload" for a push, "download" for a pull, "copy" between
+    # stores), and whether the sync goes both ways: see :meth:`label`.
+    copy_label: str = "upload"
+    two_way: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -85,16 +140,43 @@ class SyncReport:
         with self._lock:
             self.counts[kind] = self.counts.get(kind, 0) + 1
 
+    def label(self, kind: ActionKind) -> str:
+        """What an action is called in this sync's counts, plan and progress, in its user's terms.
+
+        A push uploads, a pull downloads, a sync between stores copies; both ways, the direction is named (A is
+        the source, B the destination): ``copy A->B`` and ``copy B->A`` (``upload`` and ``download`` between a
+        folder and a store), ``delete on A`` and ``delete on B``.
+        """
+        forward = self.copy_label
+        if kind is ActionKind.UPLOAD:
+            return f"{forward} A->B" if self.two_way and forward not in _REVERSED else forward
+        if kind is ActionKind.DOWNLOAD:
+            return _REVERSED.get(forward, f"{forward} B->A")
+        if kind is ActionKind.DELETE:
+            return "delete on B" if self.two_way else "delete"
+        if kind is ActionKind.DELETE_SOURCE:
+            return "delete on A"
+        return str(kind.value)
+
+    def plan_lines(self) -> Iterator[tuple[str, str, str]]:
+        """The plan of a dry run as its user reads it: (label, key, reason) for each action that changes something
+        or is a conflict (what is unchanged is left out)."""
+        for action in self.plan:
+            if action.kind not in (ActionKind.SKIP, ActionKind.FORGET):
+                yield self.label(action.kind), action.key, action.reason
+
     def summary(self) -> str:
         verb = "would be" if self.dry_run else ""
-        kinds = [kind for kind in ("upload", "download", "copy", "delete", "skip", "conflict") if kind in self.counts]
-        parts = [f"{self.counts[kind]} {kind}{'s' if self.counts[kind] != 1 else ''}" for kind in kinds]
-        parts = parts or ["nothing to do"]
+        order = [self.label(kind) for kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD)]
+        order += [self.label(kind) for kind in (ActionKind.DELETE, ActionKind.DELETE_SOURCE)] + ["skip", "conflict"]
+        kinds = list(dict.fromkeys(kind for kind in order if kind in self.counts))
+        kinds += sorted(kind for kind in self.counts if kind not in kinds)
+        parts = [plural(self.counts[kind], kind) for kind in kinds] or ["nothing to do"]
         lines = [f"{self.source} -> {self.destination}: " + ", ".join(parts) + (f" ({verb.strip()})" if verb else "")]
         if not self.dry_run:
-            line = f"{self.bytes_transferred:,} bytes in {self.seconds:.1f}s, {self.retries} retries"
+            line = f"{plural(self.bytes_transferred, 'byte')} in {self.seconds:.1f}s, {plural(self.retries, 'retry')}"
             if self.layers.get("faults_injected"):
-                line += f", {self.layers['faults_injected']} faults injected"
+                line += f", {plural(self.layers['faults_injected'], 'fault')} injected"
             lines.append(line)
         for key, reason in sorted(self.conflicts.items()):
             lines.append(f"conflict: {key}: {reason}")
@@ -124,7 +206,7 @@ class SyncReport:
             "problems": self.problems,
             "deletes_refused": self.deletes_refused,
             "plan": [
-                {"action": action.kind.value, "key": action.key, "reason": action.reason, "size": action.size}
+                {"action": self.label(action.kind), "key": action.key, "reason": action.reason, "size": action.size}
                 for action in self.plan
                 if action.kind not in (ActionKind.SKIP, ActionKind.FORGET)
             ],

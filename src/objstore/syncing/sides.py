@@ -81,7 +81,7 @@ class StoreSide:
         self.service = service
         self.prefix = normalize_prefix(prefix)
         self.filters = filters
-        self.label = service.store_identity + (f" /{self.prefix}" if self.prefix else "")
+        self.label = _within(service.location, self.prefix)
         self.holds_file_and_folder = bool(service.capabilities.key_and_prefix_coexist)
         self.skipped: dict[str, str] = {}
 
@@ -123,3 +123,14 @@ class StoreSide:
 
     def sha256(self, key: str) -> str | None:
         return self.service.head_object(self.prefix, key).checksum_sha256
+
+
+def _within(location: str, prefix: str) -> str:
+    """A folder of a store, as its user would write it: ``s3://bucket/base/folder at http://host:8333``."""
+    if not prefix:
+        return location
+    head, space, tail = location.partition(" ")
+    if "://" not in head:
+        return f"{location} /{prefix}"  # a store with no URL of its own: its description, then the folder
+    joined = head + prefix if head.endswith("://") else f"{head.rstrip('/')}/{prefix}"
+    return joined + space + tail

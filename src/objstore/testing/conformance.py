@@ -127,6 +127,15 @@ class ObjectStoreConformance:
 
     # --- round trips ----------------------------------------------------------------------------------------
 
+    def test_the_location_names_the_store_as_a_url_without_secrets(self, store: ObjectStorageService) -> None:
+        """What summaries and messages show for the store: a URL-like form, never a repr or a credential."""
+        location = store.location
+        assert "://" in location, location
+        assert "Adapter(" not in location
+        for secret in ("secret", "password", "token=", "AccountKey", "sig=", "@"):
+            assert secret not in location, location
+        assert location == store.adapter.location  # through every layer
+
     def test_put_then_get_returns_the_same_bytes(self, store: ObjectStorageService) -> None:
         store.put_object("docs", "a.txt", b"hello world")
         assert store.get_object("docs", "a.txt") == b"hello world"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import random
 import threading
 import time
@@ -33,6 +34,9 @@ from objstore.ports.storage import IObjectStorageAdapter, LayerAdapter, Readable
 __all__ = ["RetryPolicy", "RetryStats", "RetryingAdapter"]
 
 T = TypeVar("T")
+
+# One record per retry, as it is about to wait: ``objstore -v`` prints them ("retry 3/9 in 1.2 s: ...").
+retry_log = logging.getLogger("objstore.retry")
 
 
 @dataclass(frozen=True)
@@ -131,18 +135,19 @@ class RetryingAdapter(LayerAdapter):
         """The wait after ``failures`` failed tries in a row, the last one failing with ``error``."""
         return backoff_delay(failures, error, base=self.policy.base, max_wait=self.policy.max_wait, rng=self._random)
 
-    def _retrying(self, when: Callable[[BaseException], bool]) -> tenacity.Retrying:
+    def _retrying(self, when: Callable[[BaseException], bool], nested: bool = False) -> tenacity.Retrying:
         """One tenacity controller per predicate, built once: building it costs more than a small request.
 
         tenacity keeps a call's state per thread, so threads share it; a call nested inside another in the same
         thread gets a controller of its own.
         """
         cached = self._controllers.get(when)
-        if cached is not None and not getattr(self._busy, "on", False):
+        if cached is not None and not nested:
             return cached
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
-            self.stats.add("retries")
+            error = state.outcome.exception() if state.outcome is not None else None
+            self.note_retry(state.attempt_number, state.upcoming_sleep, error)
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(when),
@@ -155,6 +160,19 @@ class RetryingAdapter(LayerAdapter):
         if cached is None:
             self._controllers[when] = retrying
         return retrying
+
+    def note_retry(self, failures: int, wait: float, error: BaseException | None) -> None:
+        """Count a retry about to wait ``wait`` seconds after ``failures`` failed tries, and log it."""
+        self.stats.add("retries")
+        if retry_log.isEnabledFor(logging.INFO):
+            retry_log.info(
+                "retry %d/%d in %.1f s: %s",
+                failures,
+                self.policy.attempts - 1,
+                wait,
+                error,
+                extra={"attempt": failures, "wait": wait, "error": error},
+            )
 
     def _stop(self, state: tenacity.RetryCallState) -> bool:
         """Stop at the last attempt, or when the next try would start (after its wait) at or past the deadline."""
@@ -170,16 +188,43 @@ class RetryingAdapter(LayerAdapter):
         deadline_at: float | None = None,
     ) -> T:
         """Run ``operation`` with retries, starting no try at or after ``deadline_at`` (a ``clock`` time; by
-        default the policy's deadline from now). An error given up on is marked with the tries made."""
-        retrying = self._retrying(when)
+        default the policy's deadline from now). An error given up on is marked with the tries made.
+
+        The first try runs without the retry controller (most calls succeed at once, and the controller's
+        bookkeeping costs about as much as a small request's CPU); only a retryable failure enters it.
+        """
         nested = getattr(self._busy, "on", False)
         outer_deadline = getattr(self._busy, "deadline_at", None)
         self._busy.on = True
         self._busy.deadline_at = self._clock() + self.policy.deadline if deadline_at is None else deadline_at
-        tries = 0
+        try:
+            try:
+                return operation()
+            except ObjectStorageError as exc:
+                if not when(exc):
+                    raise
+                first: ObjectStorageError | None = exc
+            return self._retry_after(first, operation, when, nested)
+        finally:
+            self._busy.on = nested
+            self._busy.deadline_at = outer_deadline
+
+    def _retry_after(
+        self,
+        first: ObjectStorageError | None,
+        operation: Callable[[], T],
+        when: Callable[[BaseException], bool],
+        nested: bool,
+    ) -> T:
+        """The controller's tries after a first try failed with ``first`` (replayed as its first attempt)."""
+        retrying = self._retrying(when, nested)
+        tries = 1
 
         def attempt() -> T:
-            nonlocal tries
+            nonlocal tries, first
+            if first is not None:
+                failed, first = first, None
+                raise failed
             tries += 1
             return operation()
 
@@ -192,9 +237,6 @@ class RetryingAdapter(LayerAdapter):
             elif tries > 1 and not exc.retries_exhausted:
                 exc.attempts = tries
             raise
-        finally:
-            self._busy.on = nested
-            self._busy.deadline_at = outer_deadline
 
     # --- the primitives -------------------------------------------------------------------------------------
 
@@ -406,7 +448,7 @@ class _Patience:
         if self.failures >= layer.policy.attempts or layer._clock() + delay >= self.deadline_at:
             layer.stats.add("gave_up")
             raise exc.mark_exhausted(self.failures)
-        layer.stats.add("retries")
+        layer.note_retry(self.failures, delay, exc)
         layer._sleep(delay)
 
 
