@@ -45,6 +45,7 @@ from contenders import (  # noqa: E402
     BUCKET,
     ROOT,
     Command,
+    Objstore,
     RawStream,
     S5cmd,
     Tool,
@@ -674,6 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, reason in missing.items():
             print(f"  {name} is not available: {reason}", flush=True)
         bench = Bench(args, scratch, endpoint, tools, launcher)
+        print(f"  objstore compiled: {Objstore.compile(bench.env)}", flush=True)
         found_versions = versions(tools, bench.env, endpoint.weed)
         print("  " + "; ".join(found_versions.values()), flush=True)
         if args.scenarios & {"1", "2", "3", "4"}:

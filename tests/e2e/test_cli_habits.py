@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.harness.files import s3_child_env, write_tree
+
 OBJSTORE = [sys.executable, "-m", "objstore"]
 
 
@@ -23,20 +25,8 @@ class Cli:
     def __init__(self, server: Any, bucket: str, tmp_path: Path) -> None:
         self.server, self.bucket, self.tmp = server, bucket, tmp_path
         self.base = f"cli-{uuid.uuid4().hex[:12]}"
-        self.env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("AWS_", "OBJSTORE_", "NAAS_")) and name not in ("REQUESTS_CA_BUNDLE",)
-        }
-        self.env.update(
-            AWS_ACCESS_KEY_ID=server.access_key_id,
-            AWS_SECRET_ACCESS_KEY=server.secret_access_key,
-            AWS_ENDPOINT_URL=server.endpoint_url,
-            AWS_REGION="us-east-1",
-            OBJSTORE_HOME=str(tmp_path / "home"),
-            OBJSTORE_CONFIG=str(tmp_path / "config.toml"),
-            XDG_STATE_HOME=str(tmp_path / "state"),
-        )
+        self.env = s3_child_env(server, tmp_path)
+        self.env["OBJSTORE_CONFIG"] = str(tmp_path / "config.toml")
 
     def url(self, path: str = "") -> str:
         where = f"{self.base}/{path}".rstrip("/")
@@ -66,13 +56,7 @@ class Cli:
         self.server.client().put_object(Bucket=self.bucket, Key=f"{self.base}/{key}", Body=body)
 
     def folder(self, name: str, files: dict[str, bytes]) -> Path:
-        root = self.tmp / name
-        for key, body in files.items():
-            path = root / key
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-        root.mkdir(exist_ok=True)
-        return root
+        return write_tree(self.tmp / name, files)
 
 
 @pytest.fixture
@@ -161,6 +145,9 @@ def test_a_push_into_its_own_source_or_into_memory_is_refused(cli: Cli, tmp_path
     assert not (data / "backup").exists()
     around = cli.run("pull", f"file://{tmp_path}", str(data / "copy"), code=2)
     assert "overlap" in around.stderr
+    nested = cli.run("sync", str(data), str(data / "inner"), code=2)
+    assert "overlap" in nested.stderr
+    assert not (data / "inner").exists()
     memory = cli.run("push", str(data), "memory://", code=2)
     assert "memory://" in memory.stderr
     assert "lost" in memory.stderr
@@ -432,3 +419,35 @@ def test_version_and_exit_codes(cli: Cli) -> None:
     assert cli.run("--version").stdout.startswith("objstore")
     cli.run("push", "--no-such-flag", code=2)
     cli.run("cat", cli.url("missing"), code=1)
+
+
+def test_checksum_filter_delete_excluded_and_max_delete(cli: Cli) -> None:
+    data = cli.folder("data", {"a.txt": b"aaaa", "b.log": b"bbbb", "c.txt": b"cccc"})
+    cli.run("push", str(data), cli.url())
+    cli.put("a.txt", b"AAAA")  # the same size, changed behind the sync's back
+    plan = cli.run("push", "-c", "-n", "--force", str(data), cli.url())
+    assert "a.txt" in plan.stdout  # a content change is seen by its hash
+    cli.run("push", "--filter", "- *.log", "--delete-excluded", "--force", str(data), cli.url())
+    assert set(cli.keys()) == {"a.txt", "c.txt"}
+    for name in ("a.txt", "c.txt"):
+        (data / name).unlink()
+    refused = cli.run("push", "--max-delete", "1", str(data), cli.url(), code=1)
+    assert "deletes refused" in refused.stderr
+    assert set(cli.keys()) == {"a.txt", "b.log", "c.txt"}  # b.log sent; the two deletes refused
+
+
+def test_share_gives_a_link_that_works(cli: Cli) -> None:
+    import urllib.request
+
+    cli.put("shared.txt", b"for you")
+    link = cli.run("share", "--expires", "10m", cli.url("shared.txt")).stdout.strip()
+    with urllib.request.urlopen(link, timeout=30) as response:  # noqa: S310 (the test server's link)
+        assert response.read() == b"for you"
+
+
+def test_two_way_sync_between_a_folder_and_the_store(cli: Cli) -> None:
+    data = cli.folder("data", {"mine.txt": b"mine"})
+    cli.put("theirs.txt", b"theirs")
+    cli.run("sync", "--two-way", str(data), cli.url())
+    assert (data / "theirs.txt").read_bytes() == b"theirs"
+    assert cli.keys() == {"mine.txt": b"mine", "theirs.txt": b"theirs"}

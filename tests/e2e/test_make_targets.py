@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import uuid
@@ -10,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.harness.files import s3_child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,17 +29,7 @@ def make(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def env(s3_server: Any, tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OBJSTORE_", "NAAS_", "MAKE"))}
-    clean.pop("REQUESTS_CA_BUNDLE", None)
-    clean.update(
-        AWS_ACCESS_KEY_ID=s3_server.access_key_id,
-        AWS_SECRET_ACCESS_KEY=s3_server.secret_access_key,
-        AWS_ENDPOINT_URL=s3_server.endpoint_url,
-        AWS_REGION="us-east-1",
-        OBJSTORE_HOME=str(tmp_path / "home"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-    )
-    return clean
+    return s3_child_env(s3_server, tmp_path)
 
 
 def test_a_url_with_an_ampersand_and_a_folder_with_spaces_arrive_intact(

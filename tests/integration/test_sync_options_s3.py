@@ -12,19 +12,12 @@ import pytest
 
 from objstore import ObjectStorageService
 from tests.conformance.test_s3 import s3_adapter
+from tests.harness.files import write_tree as tree
 
 
 @pytest.fixture
 def store(s3_server: Any, s3_bucket: str) -> ObjectStorageService:
     return ObjectStorageService(s3_adapter(s3_server, s3_bucket))
-
-
-def tree(root: Path, files: dict[str, bytes]) -> Path:
-    for key, content in files.items():
-        path = root.joinpath(*key.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return root
 
 
 def contents(store: ObjectStorageService, prefix: str) -> dict[str, bytes]:

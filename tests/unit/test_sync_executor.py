@@ -23,14 +23,7 @@ from objstore.syncing import (
     run_sync,
 )
 from objstore.syncing.local import local_token
-
-
-def tree(root: Path, files: dict[str, bytes]) -> Path:
-    for key, content in files.items():
-        path = root.joinpath(*key.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return root
+from tests.harness.files import write_tree as tree
 
 
 def push(folder: Path, store: ObjectStorageService, state: MemorySyncState, **options: Any) -> SyncReport:

@@ -27,16 +27,9 @@ from objstore.syncing import (
     resolve_settings,
 )
 from objstore.syncing import executor as executor_module
+from tests.harness.files import write_tree as tree
 
 DAY = 86_400 * 10**9
-
-
-def tree(root: Path, files: dict[str, bytes]) -> Path:
-    for key, content in files.items():
-        path = root.joinpath(*key.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return root
 
 
 def memory() -> ObjectStorageService:

@@ -261,9 +261,13 @@ def sync_command(
     run = _Run("syncing", options)
     with handled():
         _backup_place(run.settings, destination)
+        source_store, destination_store = _open_source(source), open_store(_as_url(destination), writing=True)
+        folder = _folder_root(source_store, "")
+        if folder is not None:
+            _refuse_overlap(folder, destination_store, "")
         report = run_sync(
-            _open_source(source),
-            open_store(_as_url(destination), writing=True),
+            source_store,
+            destination_store,
             two_way=two_way,
             conflict=conflict,
             delete=not no_delete,

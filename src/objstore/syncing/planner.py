@@ -160,41 +160,50 @@ def plan_one_way(
         if held is not None:
             yield Action(ActionKind.SKIP, key, held)
             continue
-        src_changed = state is None or src is None or src.token != state.source_token
-        dst_changed = state is None or dst is None or dst.token != state.dest_token
         if src is not None and dst is None:
             reason = "new on the source" if state is None else "missing on the destination"
             yield Action(ActionKind.UPLOAD, key, reason, src.size)
         elif src is not None and dst is not None:
-            if state is None and prior_sync and not force:
-                yield Action(ActionKind.CONFLICT, key, "created on both sides since the last sync")
-            elif state is None:
-                if src.size != dst.size:
-                    yield Action(ActionKind.UPLOAD, key, "differs (size)", src.size)
-                else:
-                    yield Action(ActionKind.UPLOAD, key, "no record of a sync: contents compared", src.size, True)
-            elif not src_changed and not dst_changed:
-                if checksum:
-                    yield Action(ActionKind.UPLOAD, key, "contents compared (--checksum)", src.size, True)
-                else:
-                    yield Action(ActionKind.SKIP, key, "unchanged")
-            elif src_changed and not dst_changed:
-                yield Action(ActionKind.UPLOAD, key, "changed on the source", src.size, src.size == dst.size)
-            elif force:
-                yield Action(ActionKind.UPLOAD, key, "destination changed too, overwritten (forced)", src.size)
-            elif not src_changed:
-                yield Action(ActionKind.CONFLICT, key, "changed on the destination since the last sync; kept")
-            else:
-                yield Action(ActionKind.CONFLICT, key, "changed on both sides since the last sync")
-        elif dst is not None:  # destination only
-            if not delete:
-                yield Action(ActionKind.SKIP, key, "only on the destination (kept: no delete)")
-            elif state is not None and not dst_changed:
-                yield Action(ActionKind.DELETE, key, "deleted on the source", dst.size)
-            elif not prior_sync or force:
-                yield Action(ActionKind.DELETE, key, "not on the source", dst.size)
-            else:
-                yield Action(ActionKind.CONFLICT, key, "new or changed on the destination since the last sync; kept")
+            yield _on_both_sides(key, src, dst, state, prior_sync=prior_sync, force=force, checksum=checksum)
+        elif dst is not None:
+            yield _on_the_destination_only(key, dst, state, delete=delete, prior_sync=prior_sync, force=force)
+
+
+def _on_both_sides(
+    key: str, src: Entry, dst: Entry, state: Prior | None, *, prior_sync: bool, force: bool, checksum: bool
+) -> Action:
+    """A one-way sync's action for a key both sides have."""
+    if state is None:
+        if prior_sync and not force:
+            return Action(ActionKind.CONFLICT, key, "created on both sides since the last sync")
+        if src.size != dst.size:
+            return Action(ActionKind.UPLOAD, key, "differs (size)", src.size)
+        return Action(ActionKind.UPLOAD, key, "no record of a sync: contents compared", src.size, True)
+    src_changed, dst_changed = src.token != state.source_token, dst.token != state.dest_token
+    if not src_changed and not dst_changed:
+        if checksum:
+            return Action(ActionKind.UPLOAD, key, "contents compared (--checksum)", src.size, True)
+        return Action(ActionKind.SKIP, key, "unchanged")
+    if src_changed and not dst_changed:
+        return Action(ActionKind.UPLOAD, key, "changed on the source", src.size, src.size == dst.size)
+    if force:
+        return Action(ActionKind.UPLOAD, key, "destination changed too, overwritten (forced)", src.size)
+    if not src_changed:
+        return Action(ActionKind.CONFLICT, key, "changed on the destination since the last sync; kept")
+    return Action(ActionKind.CONFLICT, key, "changed on both sides since the last sync")
+
+
+def _on_the_destination_only(
+    key: str, dst: Entry, state: Prior | None, *, delete: bool, prior_sync: bool, force: bool
+) -> Action:
+    """A one-way sync's action for a key only the destination has."""
+    if not delete:
+        return Action(ActionKind.SKIP, key, "only on the destination (kept: no delete)")
+    if state is not None and dst.token == state.dest_token:
+        return Action(ActionKind.DELETE, key, "deleted on the source", dst.size)
+    if not prior_sync or force:
+        return Action(ActionKind.DELETE, key, "not on the source", dst.size)
+    return Action(ActionKind.CONFLICT, key, "new or changed on the destination since the last sync; kept")
 
 
 def plan_two_way(
