@@ -13,14 +13,6 @@ Exit codes: see :mod:`objstore.cli.errors` (0 done; 1 failures or differences; 2
 
 from __future__ import annotations
 
-from objstore.cli import (  # noqa: F401  (they register their commands)
-    completion,
-    doctor,
-    object_commands,
-    remote_commands,
-    sync_commands,
-    transfer_commands,
-)
-from objstore.cli.app import main
+from objstore.cli.app import main  # the commands' modules are imported as they are used
 
 __all__ = ["main"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -38,8 +39,30 @@ class RetryNotices(logging.Handler):
 notices = RetryNotices()
 
 
+# Each command's module, imported only when that command runs (or help lists them all): start-up stays light.
+_MODULES = {
+    "sync_commands": ("push", "pull", "sync"),
+    "object_commands": ("ls", "tree", "du", "size", "cat", "stat", "put", "rm", "mb", "rb", "share", "purge"),
+    "transfer_commands": ("cp", "mv", "check"),
+    "remote_commands": ("remote",),
+    "doctor": ("doctor",),
+    "completion": ("completion",),
+}
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
+
+
 class _Commands(click.Group):
-    """The command group, with usage errors on one line (``objstore: error: ...``) and exit code 2."""
+    """The command group, with usage errors on one line (``objstore: error: ...``) and exit code 2; each
+    command's module is imported when the command is looked up (the module registers it on import)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_MODULE_OF})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _MODULE_OF.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"objstore.cli.{module}")
+        return super().get_command(ctx, cmd_name)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False

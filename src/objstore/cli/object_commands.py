@@ -18,7 +18,7 @@ from objstore.cli.app import main
 from objstore.cli.errors import EXIT_FAILED, EXIT_OK, CommandError, handled
 from objstore.cli.locations import open_store, parse_location
 from objstore.cli.output import echo, human_size, plural, write_stdout
-from objstore.cli.sync_commands import duration
+from objstore.cli.units import duration
 from objstore.domain.models import ObjectInfo
 from objstore.domain.service import ObjectStorageService
 from objstore.domain.streams import copy_stream

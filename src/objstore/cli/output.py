@@ -6,11 +6,15 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from objstore.cli.errors import EXIT_FAILED, EXIT_OK, StdoutClosed
-from objstore.syncing.report import SyncReport, plural
+from objstore.domain.text import plural
+
+if TYPE_CHECKING:
+    from objstore.syncing.report import SyncReport
 
 __all__ = ["Progress", "echo", "finish", "human_size", "plural", "write_stdout"]
 

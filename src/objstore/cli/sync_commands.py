@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,35 +15,14 @@ from objstore.cli.app import main, notices, verbose
 from objstore.cli.errors import CommandError, handled
 from objstore.cli.locations import layers, open_store, parse_location
 from objstore.cli.output import Progress, finish
+from objstore.cli.units import duration, size
 from objstore.domain.service import ObjectStorageService
 from objstore.factory import ObjectStorageFactory
 from objstore.ports.storage import unwrap
 from objstore.syncing.backup import StoreFolder
 from objstore.syncing.report import SyncReport
 
-__all__ = ["duration", "size"]
-
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([bkmgtp]?)i?b?\s*", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|M|y)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2_592_000, "y": 31_536_000}
-
-
-def size(text: str, *, default_unit: str = "k") -> int:
-    """A size as rclone writes it: ``100k`` (KiB, the default unit, as rclone), ``1.5M``, ``2G``, ``512b``."""
-    match = _SIZE.fullmatch(text)
-    if match is None:
-        raise click.BadParameter(f"{text!r} is not a size like 512b, 100k, 1.5M, 2G")
-    unit = (match.group(2) or default_unit).lower()
-    return int(float(match.group(1)) * 1024 ** "bkmgtp".index(unit))
-
-
-def duration(text: str) -> timedelta:
-    """A duration as rclone writes it: ``30s``, ``12h``, ``7d``, ``1d12h``, ``2w``, ``1M`` (30 days), ``1y``."""
-    compact = text.strip()
-    parts = _DURATION.findall(compact)
-    if not parts or "".join(number + unit for number, unit in parts) != compact:
-        raise click.BadParameter(f"{text!r} is not a duration like 30m, 12h, 7d, 1d12h")
-    return timedelta(seconds=sum(float(number) * _UNITS[unit] for number, unit in parts))
+__all__ = ["pull", "push", "sync_command"]
 
 
 def _lines_of(paths: tuple[str, ...], what: str) -> list[str]:
@@ -135,28 +112,27 @@ def _plan_lines(report: SyncReport) -> list[str]:
 
 
 def _settings(options: dict[str, Any]) -> dict[str, Any]:
-    """The engine's keyword settings from the command's options (only those given, so defaults stay the
-    engine's)."""
-    settings = {k: v for k, v in options.items() if not k.endswith(("_from",)) and k not in _CONVERTED}
-    settings["include"] = (*options["include"], *_lines_of(options["include_from"], "--include-from"))
-    settings["exclude"] = (*options["exclude"], *_lines_of(options["exclude_from"], "--exclude-from"))
-    if options["files_from"]:
-        settings["files_from"] = tuple(_lines_of(options["files_from"], "--files-from"))
-    for name, convert in _CONVERTED.items():
-        if options[name] is not None:
-            settings[name] = convert(options[name])
-    for flag in ("size_only", "ignore_existing", "update"):
-        if not settings[flag]:
-            del settings[flag]
-    for name in ("backup_dir", "suffix"):
-        if settings.get(name) is None:
-            settings.pop(name, None)
+    """The engine's keyword settings (:class:`objstore.syncing.settings.SyncSettings`) from the command's options:
+    files of patterns read, sizes and ages parsed, and options left unset left out (the engine's defaults hold)."""
+    lists = {"include": "include_from", "exclude": "exclude_from", "files_from": "files_from"}
+    settings: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in _CONVERTED:
+            value = None if value is None else _CONVERTED[name](value)
+        elif name in lists.values():
+            continue
+        if value is not None:
+            settings[name] = value
+    for name, source in lists.items():
+        given = (*(options.get(name) or ()), *_lines_of(options[source], f"--{source.replace('_', '-')}"))
+        if given or name != "files_from":
+            settings[name] = given
     return settings
 
 
 _CONVERTED: dict[str, Callable[[str], Any]] = {
-    "min_size": lambda text: size(text),
-    "max_size": lambda text: size(text),
+    "min_size": size,
+    "max_size": size,
     "min_age": duration,
     "max_age": duration,
     "bwlimit": lambda text: size(text, default_unit="k"),

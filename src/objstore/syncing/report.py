@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from objstore.domain.errors import ConfigurationError
+from objstore.domain.text import plural
 from objstore.syncing.backup import StoreFolder
 from objstore.syncing.planner import Action, ActionKind, Policy, delete_limit
 
@@ -21,14 +22,6 @@ Progress = Callable[[str, str, int], None]
 
 # What the other direction of a two-way sync is called, by what the sync's own direction is called.
 _REVERSED = {"upload": "download", "download": "upload"}
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 file``, ``2 files``, ``2 copies``; in a phrase the first word takes the number (``2 deletes on A``)."""
-    word, space, rest = noun.partition(" ")
-    if count != 1:
-        word = word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
-    return f"{count:,} {word}{space}{rest}"
 
 
 @dataclass(frozen=True)
