@@ -392,7 +392,9 @@ class AzureBlobAdapter(IObjectStorageAdapter):
     @staticmethod
     def _conditions(options: WriteOptions) -> dict[str, Any]:
         if options.if_none_match:
-            return {"etag": "*", "match_condition": MatchConditions.IfMissing}
+            # IfMissing alone: the SDK consumes ``etag`` only for IfNotModified/IfModified, and a staged (block)
+            # upload would hand a stray ``etag`` on to the HTTP session, which refuses it.
+            return {"match_condition": MatchConditions.IfMissing}
         if options.if_match:
             return {"etag": f'"{options.if_match}"', "match_condition": MatchConditions.IfNotModified}
         return {}

@@ -168,7 +168,7 @@ class ObjectStorage(Storage):  # type: ignore[misc, unused-ignore]
     def url(self, name: str) -> str:
         if self.base_url is not None:
             base = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
-            return base + filepath_to_uri(name).lstrip("/")
+            return base + str(filepath_to_uri(name)).lstrip("/")
         if not self.service.capabilities.presigned_urls:
             raise NotImplementedError(
                 f"the {self.service.adapter.name} store cannot sign URLs: set OPTIONS base_url to serve its files"

@@ -758,6 +758,17 @@ class ObjectStoreConformance:
             store.put_object_stream("c", "k", io.BytesIO(b"second"), if_none_match="*")
         assert store.get_object("c", "k") == b"first"
 
+    def test_create_only_put_of_a_large_stream_in_parts(self, store: ObjectStorageService) -> None:
+        """A create-only write big enough to go in parts or blocks (above every store's single-request size)."""
+        require(store, "conditional_put")
+        first = PatternStream(9 * MiB, seed=3)
+        store.put_object_stream("c", "big", first, if_none_match="*")
+        with store.get_object_stream("c", "big") as stream:
+            assert hashlib.sha256(stream.read()).hexdigest() == first.sha256.hexdigest()
+        with pytest.raises(ObjectAlreadyExists):
+            store.put_object_stream("c", "big", PatternStream(9 * MiB, seed=4), if_none_match="*")
+        assert store.head_object("c", "big").size == 9 * MiB
+
     def test_if_match_with_current_etag_writes(self, store: ObjectStorageService) -> None:
         require(store, "conditional_put")
         store.put_object("c", "k", b"v1")
