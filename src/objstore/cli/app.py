@@ -47,6 +47,7 @@ _MODULES = {
     "remote_commands": ("remote",),
     "doctor": ("doctor",),
     "completion": ("completion",),
+    "credentials": ("credential-process", "dvc-remote"),
 }
 _MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
 
