@@ -264,3 +264,32 @@ def test_pickled_filesystem_rebuilds_its_store(s3_server: Any, s3_bucket: str) -
         assert s3_server.secret_access_key not in repr(clone)
     finally:
         fs.rm(root, recursive=True)
+
+
+class MvChecks:
+    """mv of a file, of a folder (recursive), and of what is not there: fsspec's shipped mv tests use the local
+    filesystem only, so these are the same checks for every store."""
+
+    def test_mv_moves_a_file_and_a_folder(self, fs: ObjstoreFileSystem, fs_path: str) -> None:
+        fs.pipe_file(f"{fs_path}/a/x.txt", b"1")
+        fs.pipe_file(f"{fs_path}/a/sub/y.txt", b"2")
+        fs.mv(f"{fs_path}/a/x.txt", f"{fs_path}/b/x.txt")
+        assert fs.cat_file(f"{fs_path}/b/x.txt") == b"1"
+        assert not fs.exists(f"{fs_path}/a/x.txt")
+        fs.mv(f"{fs_path}/a", f"{fs_path}/c", recursive=True)
+        assert sorted(fs.find(fs_path)) == [f"{fs_path}/b/x.txt", f"{fs_path}/c/sub/y.txt"]
+        assert fs.cat_file(f"{fs_path}/c/sub/y.txt") == b"2"
+
+    def test_mv_of_nothing_is_file_not_found(self, fs: ObjstoreFileSystem, fs_path: str) -> None:
+        with pytest.raises(FileNotFoundError):
+            fs.mv(f"{fs_path}/nothing", f"{fs_path}/else")
+        assert not fs.exists(f"{fs_path}/else")
+
+
+class TestMemoryMv(MemoryFixtures, MvChecks): ...
+
+
+class TestFolderMv(FolderFixtures, MvChecks): ...
+
+
+class TestS3Mv(S3Fixtures, MvChecks): ...
