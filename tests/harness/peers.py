@@ -11,18 +11,23 @@ from tests.harness.servers import ServerUnavailable
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "peers"
 
 
-def aws_cli() -> str:
-    aws = CACHE / "bin" / "aws"
-    done = CACHE / ".installed"
-    if done.exists() and aws.exists():
-        return str(aws)
+def tool_in_venv(venv: Path, requirement: str, executable: str, timeout: float = 600) -> str:
+    """``executable`` from a virtualenv of its own at ``venv``, with ``requirement`` installed there on first use."""
+    found = venv / "bin" / executable
+    done = venv / ".installed"
+    if done.exists() and found.exists():
+        return str(found)
     steps = (
-        [sys.executable, "-m", "venv", "--clear", str(CACHE)],
-        [str(CACHE / "bin" / "pip"), "install", "-q", "awscli"],
+        [sys.executable, "-m", "venv", "--clear", str(venv)],
+        [str(venv / "bin" / "pip"), "install", "-q", requirement],
     )
     for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True, timeout=600, check=False)
+        result = subprocess.run(step, capture_output=True, text=True, timeout=timeout, check=False)
         if result.returncode != 0:
-            raise ServerUnavailable(f"installing the aws CLI failed: {result.stderr[-600:]}")
+            raise ServerUnavailable(f"installing {requirement} failed: {result.stderr[-600:]}")
     done.touch()  # only a finished install is trusted next time
-    return str(aws)
+    return str(found)
+
+
+def aws_cli() -> str:
+    return tool_in_venv(CACHE, "awscli", "aws")
