@@ -461,3 +461,22 @@ def test_two_way_sync_between_a_folder_and_the_store(cli: Cli) -> None:
     cli.run("sync", "--two-way", str(data), cli.url())
     assert (data / "theirs.txt").read_bytes() == b"theirs"
     assert cli.keys() == {"mine.txt": b"mine", "theirs.txt": b"theirs"}
+
+
+def test_a_broken_config_file_or_a_bad_remote_is_one_line_and_changes_nothing(cli: Cli) -> None:
+    config = cli.tmp / "config.toml"
+    config.write_text("[remotes.backup\nurl = ")  # not TOML
+    broken = cli.run("remote", "list", code=2)
+    assert broken.stderr.startswith("objstore: error: ")
+    assert "not valid TOML" in broken.stderr
+    assert len(broken.stderr.splitlines()) == 1
+    config.write_text('[remotes.backup]\nendpoint_url = "http://x"\n')  # no url
+    assert "needs a url" in cli.run("push", str(cli.folder("d", FILES)), "backup:", code=2).stderr
+    config.unlink()
+    cli.run("remote", "add", "one", cli.url())
+    taken = cli.run("remote", "add", "one", cli.url("other"), code=2)
+    assert "exists" in taken.stderr
+    assert "other" not in config.read_text()  # the name collision changed nothing
+    cli.run("remote", "add", "bad name", cli.url(), code=2)
+    cli.run("remote", "add", "two", "not-a-url", code=2)
+    assert cli.keys() == {}
