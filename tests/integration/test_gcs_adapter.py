@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -226,15 +227,32 @@ def test_secrets_stay_out_of_repr(gcs_server: str, service_account_file: tuple[P
 
 
 def _count_requests(adapter: GCSAdapter, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Record every request the adapter's session sends (method and URL path with its query)."""
+    """Record the requests the adapter sends on its session from this thread (method and URL path with its query).
+
+    Only the adapter's own calls count: a call the transport makes from inside one (google-auth sends a request
+    again after refreshing a token) and calls from other threads are not the adapter's. They are printed, so a
+    failing test's captured output shows them.
+    """
     session = adapter._client._http
     real = session.request
+    caller = threading.get_ident()
+    inside = threading.local()
     sent: list[tuple[str, str]] = []
 
     def recording(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         parts = urllib.parse.urlsplit(url)
-        sent.append((method, f"{parts.path}?{parts.query}"))
-        return real(method, url, *args, **kwargs)
+        entry = (method, f"{parts.path}?{parts.query}")
+        outermost = not getattr(inside, "depth", 0) and threading.get_ident() == caller
+        inside.depth = getattr(inside, "depth", 0) + 1
+        try:
+            response = real(method, url, *args, **kwargs)
+        finally:
+            inside.depth -= 1
+        if outermost:
+            sent.append(entry)
+        else:
+            print("not the adapter's own request:", entry, response.status_code)
+        return response
 
     monkeypatch.setattr(session, "request", recording)
     return sent
