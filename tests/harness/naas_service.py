@@ -168,6 +168,22 @@ class NaasService:
         key.revoked = True
         self._shell(f"s3.configure -user={key.user} -access_key={key.access_key} -delete -apply")
 
+    def withdraw(self, key: IssuedKey) -> None:
+        """Take every permission from a key but keep it known: S3 answers its requests 403 AccessDenied (what an
+        expired or revoked temporary key often gets from a real store, rather than InvalidAccessKeyId)."""
+        key.revoked = True
+        self._shell(f"s3.configure -user={key.user} -actions=Read,Write,List -delete -apply")
+        client = self.s3.client(access_key_id=key.access_key, secret_access_key=key.secret_key)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                client.put_object(Bucket=self.bucket, Key="withdrawn-probe", Body=b"")
+            except Exception as exc:
+                if "AccessDenied" in str(exc):
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"the S3 server did not deny {key.user} in 10s")
+
     def _shell(self, command: str) -> None:
         with self._shell_lock:
             self.s3.shell(command)

@@ -23,6 +23,7 @@ from objstore import (
     ObjectNotFound,
     ObjectStorageFactory,
     ObjectStorageService,
+    PermissionDenied,
     TransientError,
 )
 from objstore.adapters.naas import NaasAdapter
@@ -277,6 +278,38 @@ def test_keys_rejected_early_are_renewed_once(naas_service: NaasService, short_l
     assert store.get_object("", "after") == b"2"
     adapter = unwrap(store.adapter)
     assert isinstance(adapter, NaasAdapter)
+    assert adapter.provider.fetch_count == 2
+
+
+def test_a_key_denied_access_is_renewed_once_and_the_call_tried_again(short_lived: NaasService) -> None:
+    """S3 answers a withdrawn temporary key 403 AccessDenied: one renewal, one more try, no failed call."""
+    store = naas_store(short_lived, refresh_margin_seconds=1.0)
+    store.put_object("", "before", b"1")
+    short_lived.withdraw(short_lived.issued[-1])
+    store.put_object("", "after", b"2")
+    assert store.get_object("", "after") == b"2"
+    adapter = unwrap(store.adapter)
+    assert isinstance(adapter, NaasAdapter)
+    assert adapter.provider.fetch_count == 2
+
+
+def test_a_key_that_is_still_denied_after_renewal_is_permission_denied(short_lived: NaasService) -> None:
+    """A renewed key that is denied too: PermissionDenied after exactly one renewal (no loop)."""
+    store = naas_store(short_lived, refresh_margin_seconds=1.0)
+    store.put_object("", "before", b"1")
+    adapter = unwrap(store.adapter)
+    assert isinstance(adapter, NaasAdapter)
+    real = short_lived._current_or_new
+
+    def denied_key() -> Any:
+        key = real()
+        short_lived.withdraw(key)
+        return key
+
+    short_lived._current_or_new = denied_key  # type: ignore[method-assign]
+    short_lived.withdraw(short_lived.issued[-1])
+    with pytest.raises(PermissionDenied):
+        store.put_object("", "after", b"2")
     assert adapter.provider.fetch_count == 2
 
 

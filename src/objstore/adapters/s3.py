@@ -373,6 +373,11 @@ def _whole_size(content_range: str | None, length: int) -> int:
     return length
 
 
+def _rejects_credentials(error: ObjectStorageError) -> bool:
+    """Whether a provider's credentials may be what the store refused (see ``S3Adapter._call``)."""
+    return isinstance(error, AuthenticationError) or (isinstance(error, PermissionDenied) and error.status == 403)
+
+
 class S3Adapter(IObjectStorageAdapter):
     """An S3 bucket (and optional base prefix) as a store.
 
@@ -556,13 +561,16 @@ class S3Adapter(IObjectStorageAdapter):
         Nothing is retried here: a retryable failure goes up to the retry layer. The one exception is not a retry
         of the failure but the credentials protocol (see :mod:`objstore.ports.credentials`): when a provider's
         credentials are rejected, they are renewed and the request is signed and sent once more with the new ones.
+        Rejected means refused as credentials (``AuthenticationError``: expired, unknown key, bad signature) or
+        denied access with them (403 ``AccessDenied``: what a store often answers a temporary key it has revoked).
+        A 403 that is really a missing permission costs one renewal, then stands as ``PermissionDenied``.
         """
         stale = self._credentials.get() if self._credentials is not None else None
         try:
             return operation()
         except Exception as exc:
             error = translate_error(exc, key=key, conditional_create=conditional_create)
-            if self._credentials is None or not isinstance(error, AuthenticationError):
+            if self._credentials is None or not _rejects_credentials(error):
                 raise error from exc
         # The provider's credentials were rejected (expired, or revoked early): renew once and try again.
         self._credentials.invalidate(stale)
