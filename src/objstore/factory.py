@@ -410,22 +410,31 @@ class ObjectStorageFactory:
 
     @staticmethod
     def from_env(
-        environ: Mapping[str, str] | None = None, *, config_file: str | os.PathLike[str] | None = None, **options: Any
+        environ: Mapping[str, str] | None = None,
+        *,
+        config_file: str | os.PathLike[str] | None = None,
+        dotenv_file: str | os.PathLike[str] | None = None,
+        **options: Any,
     ) -> ObjectStorageService:
         """Build a service from the environment.
 
-        ``OBJSTORE_URL`` if set; else the Naas settings: ``NAAS_API_KEY`` with ``NAAS_WORKSPACE_ID`` and
-        ``NAAS_STORAGE_NAME`` (or ``config.workspace_id`` and ``config.storage_name`` in ``config.yaml``, as
-        Naas projects keep them; ``config_file`` names another file).
+        ``OBJSTORE_URL`` if set; else the Naas settings as Naas projects keep them: ``NAAS_API_KEY`` (in the
+        environment or the project's ``.env``; ``dotenv_file`` names another file) with ``NAAS_WORKSPACE_ID`` and
+        ``NAAS_STORAGE_NAME`` (or ``config.workspace_id`` and ``config.storage_name`` in ``config.yaml``;
+        ``config_file`` names another file).
 
         Raises:
-            ConfigurationError: Neither is set.
+            ConfigurationError: Neither is set, or the Naas settings are incomplete.
         """
         env = os.environ if environ is None else environ
         url = env.get("OBJSTORE_URL", "").strip()
         if url:
             return ObjectStorageFactory.from_url(url, **options)
-        naas = _naas_config().environment_settings(env, Path(config_file) if config_file else Path("config.yaml"))
+        naas = _naas_config().environment_settings(
+            env,
+            Path(config_file) if config_file else Path("config.yaml"),
+            Path(dotenv_file) if dotenv_file else Path(".env"),
+        )
         if naas is not None:
             return ObjectStorageFactory.from_url("naas://", **{**naas, **options})
         raise ConfigurationError(

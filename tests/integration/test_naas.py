@@ -7,7 +7,10 @@ import io
 import itertools
 import json
 import logging
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -173,6 +176,64 @@ def test_from_env_reads_the_naas_settings_and_config_yaml(
     assert isinstance(unwrap(store.adapter), NaasAdapter)
     with pytest.raises(ConfigurationError, match="no store configured"):
         ObjectStorageFactory.from_env({}, config_file=tmp_path / "none.yaml")
+
+
+def test_from_env_reads_the_api_key_from_dot_env_as_the_original_scripts(
+    naas_service: NaasService, tmp_path: Path
+) -> None:
+    """The original scripts kept NAAS_API_KEY in .env and the workspace and storage in config.yaml."""
+    (tmp_path / "config.yaml").write_text("config:\n  workspace_id: workspace-1\n  storage_name: from-dotenv\n")
+    (tmp_path / ".env").write_text(f"# the project's secrets\nexport NAAS_API_KEY='{NAAS_API_KEY}'\n")
+    store = ObjectStorageFactory.from_env(
+        {"NAAS_API_URL": naas_service.url},
+        config_file=tmp_path / "config.yaml",
+        dotenv_file=tmp_path / ".env",
+        endpoint_url=naas_service.s3.endpoint_url,
+    )
+    store.put_object("", "k", b"configured by .env and config.yaml")
+    raw = naas_service.s3.client().get_object(Bucket="naas-tests", Key="workspace-1/from-dotenv/k")
+    assert raw["Body"].read() == b"configured by .env and config.yaml"
+    # the process environment wins over .env (as python-dotenv's load_dotenv has it)
+    with pytest.raises(AuthenticationError):
+        ObjectStorageFactory.from_env(
+            {"NAAS_API_URL": naas_service.url, "NAAS_API_KEY": "not-the-key"},
+            config_file=tmp_path / "config.yaml",
+            dotenv_file=tmp_path / ".env",
+            endpoint_url=naas_service.s3.endpoint_url,
+        ).put_object("", "k2", b"x")
+
+
+def test_an_incomplete_naas_configuration_is_an_error_not_a_local_push(tmp_path: Path) -> None:
+    """.env or config.yaml present but incomplete: say what is missing (before, the CLI pushed to the local store)."""
+    (tmp_path / ".env").write_text(f"NAAS_API_KEY={NAAS_API_KEY}\n")
+    with pytest.raises(ConfigurationError, match=r"NAAS_WORKSPACE_ID.*config\.yaml") as caught:
+        ObjectStorageFactory.from_env({}, config_file=tmp_path / "config.yaml", dotenv_file=tmp_path / ".env")
+    assert NAAS_API_KEY not in str(caught.value)
+    (tmp_path / ".env").unlink()
+    (tmp_path / "config.yaml").write_text("config:\n  workspace_id: workspace-1\n  storage_name: s\n")
+    with pytest.raises(ConfigurationError, match=r"NAAS_API_KEY"):
+        ObjectStorageFactory.from_env({}, config_file=tmp_path / "config.yaml", dotenv_file=tmp_path / ".env")
+    (tmp_path / "config.yaml").write_text("config:\n  other_setting: 1\n")  # a config.yaml not about Naas
+    (tmp_path / ".env").write_text("DJANGO_DEBUG=1\n")  # a .env not about Naas
+    with pytest.raises(ConfigurationError, match="no store configured"):
+        ObjectStorageFactory.from_env({}, config_file=tmp_path / "config.yaml", dotenv_file=tmp_path / ".env")
+
+
+def test_the_cli_refuses_an_incomplete_naas_project_rather_than_pushing_locally(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"NAAS_API_KEY={NAAS_API_KEY}\n")
+    (tmp_path / "storage").mkdir()
+    (tmp_path / "storage" / "a.txt").write_text("a")
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NAAS_", "OBJSTORE_"))}
+    env["OBJSTORE_HOME"] = str(home)
+    result = subprocess.run(
+        [sys.executable, "-m", "objstore", "push", "storage"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "NAAS_WORKSPACE_ID" in result.stderr
+    assert NAAS_API_KEY not in result.stderr + result.stdout
+    assert not home.exists()
 
 
 def test_no_secret_in_logs_repr_or_errors(naas_service: NaasService, caplog: pytest.LogCaptureFixture) -> None:

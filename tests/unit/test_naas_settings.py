@@ -49,8 +49,11 @@ def test_a_url_without_workspace_or_storage_is_refused(url: str) -> None:
 def test_environment_settings(tmp_path: Path) -> None:
     none = tmp_path / "none.yaml"
     assert NaasConfig.environment_settings({}, none) is None
-    assert NaasConfig.environment_settings({"NAAS_WORKSPACE_ID": "w", "NAAS_STORAGE_NAME": "s"}, none) is None
-    assert NaasConfig.environment_settings({"NAAS_API_KEY": "k"}, none) is None  # no workspace, no storage
+    # incomplete settings are an error, never None (None sent the CLI to the local default store)
+    with pytest.raises(ConfigurationError, match="NAAS_API_KEY is not set"):
+        NaasConfig.environment_settings({"NAAS_WORKSPACE_ID": "w", "NAAS_STORAGE_NAME": "s"}, none)
+    with pytest.raises(ConfigurationError, match="needs NAAS_WORKSPACE_ID and NAAS_STORAGE_NAME"):
+        NaasConfig.environment_settings({"NAAS_API_KEY": "k"}, none)  # no workspace, no storage
     env = {"NAAS_API_KEY": "k", "NAAS_WORKSPACE_ID": "w", "NAAS_STORAGE_NAME": "s", "NAAS_API_URL": "http://api"}
     assert NaasConfig.environment_settings(env, none) == {
         "naas_api_key": "k",

@@ -115,21 +115,36 @@ class NaasConfig:
         return fields
 
     @staticmethod
-    def environment_settings(env: Mapping[str, str], config_file: Path) -> dict[str, str] | None:
-        """The Naas settings of an environment, or None if it has none: ``NAAS_API_KEY`` with
-        ``NAAS_WORKSPACE_ID`` and ``NAAS_STORAGE_NAME`` (else ``config.workspace_id`` and
-        ``config.storage_name`` in ``config_file``, a Naas project's ``config.yaml``), and ``NAAS_API_URL``."""
+    def environment_settings(
+        env: Mapping[str, str], config_file: Path, dotenv_file: Path | None = None
+    ) -> dict[str, str] | None:
+        """The Naas settings of an environment, or None if it has none, read as the original scripts did:
+        ``NAAS_API_KEY`` (from the environment, else from ``dotenv_file``, a project's ``.env``) with
+        ``NAAS_WORKSPACE_ID`` and ``NAAS_STORAGE_NAME`` (else ``config.workspace_id`` and ``config.storage_name``
+        in ``config_file``, a Naas project's ``config.yaml``), and ``NAAS_API_URL``.
+
+        Raises:
+            ConfigurationError: The settings are there but incomplete (an API key without a workspace and
+                storage, or a ``config.yaml`` naming a workspace without an API key): an error, never a silent
+                fall back to another store.
+        """
+        env = {**_dotenv(dotenv_file), **env}  # the process environment wins, as python-dotenv loads it
+        section = _project_config(config_file) if config_file.is_file() else {}
+        workspace = env.get("NAAS_WORKSPACE_ID", "") or str(section.get("workspace_id") or "")
+        storage = env.get("NAAS_STORAGE_NAME", "") or str(section.get("storage_name") or "")
         if not env.get("NAAS_API_KEY"):
+            if workspace or storage:
+                raise ConfigurationError(
+                    f"a Naas workspace is configured ({config_file} or NAAS_WORKSPACE_ID) but NAAS_API_KEY is not "
+                    "set: set it in the environment or in .env"
+                )
             return None
-        settings = {"naas_api_key": env["NAAS_API_KEY"]}
-        workspace, storage = env.get("NAAS_WORKSPACE_ID", ""), env.get("NAAS_STORAGE_NAME", "")
-        if (not workspace or not storage) and config_file.is_file():
-            section = _project_config(config_file)
-            workspace = workspace or str(section.get("workspace_id") or "")
-            storage = storage or str(section.get("storage_name") or "")
         if not workspace or not storage:
-            return None
-        settings.update(workspace_id=workspace, storage_name=storage)
+            raise ConfigurationError(
+                "NAAS_API_KEY is set but the Naas store also needs NAAS_WORKSPACE_ID and NAAS_STORAGE_NAME (or "
+                f"config.workspace_id and config.storage_name in {config_file})"
+            )
+        settings = {"naas_api_key": env["NAAS_API_KEY"], "workspace_id": workspace, "storage_name": storage}
         if env.get("NAAS_API_URL"):
             settings["api_url"] = env["NAAS_API_URL"]
         return settings
@@ -165,6 +180,20 @@ class NaasConfig:
                 "api_timeout, connect_timeout and read_timeout must be positive numbers of seconds"
             )
         return config
+
+
+def _dotenv(dotenv_file: Path | None) -> Mapping[str, str]:
+    """The ``NAAS_*`` settings of a project's ``.env`` (python-dotenv's format), never put in ``os.environ``."""
+    if dotenv_file is None or not dotenv_file.is_file():
+        return {}
+    try:
+        from dotenv import dotenv_values
+    except ModuleNotFoundError as exc:
+        if "NAAS_" not in dotenv_file.read_text(errors="replace"):
+            return {}  # a .env about something else: nothing of ours in it
+        raise ConfigurationError(f"reading {dotenv_file} needs python-dotenv: pip install 'objstore[naas]'") from exc
+    values = dotenv_values(dotenv_file)
+    return {name: value for name, value in values.items() if name.startswith("NAAS_") and value}
 
 
 def _project_config(config_file: Path) -> Mapping[str, Any]:
