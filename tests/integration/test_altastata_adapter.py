@@ -188,3 +188,14 @@ def test_missing_object_errors(store: ObjectStorageService) -> None:
 def test_auto_mode_uses_a_listening_gateway(altastata_gateway: int, altastata_account: str) -> None:
     adapter: Any = altastata_adapter(altastata_gateway, altastata_account, mode="auto")
     assert type(adapter._client).__name__ == "Py4jAltastataClient"
+
+
+def test_an_operation_state_of_error_is_a_typed_error_and_nothing_is_stored(store: ObjectStorageService) -> None:
+    """The gateway answers the create without raising, but its returned state says ERROR: that is a failure."""
+    with pytest.raises(ObjectStorageError, match="Altastata reported the operation failed: the storage refused"):
+        store.put_object("d", "refused-by-gateway", b"x")
+    assert not store.exists("d", "refused-by-gateway")
+    store.put_object("d", "kept", b"y")  # the states of a create, a copy and a delete that worked are read too
+    store.copy_object("d", "kept", "d", "copied")
+    store.delete_objects("d", ["kept", "copied", "never-there"])
+    assert store.list_objects("d") == []

@@ -24,7 +24,7 @@ import socket
 import subprocess
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -212,6 +212,34 @@ def _translate_py4j(exc: BaseException, key: str | None) -> ObjectStorageError:
     return ObjectStorageError(f"unexpected {type(exc).__name__} from the Altastata gateway", key=key)
 
 
+def _check_state(key: str | None, state: str, error: Callable[[], Any]) -> None:
+    """An operation whose returned state is ``ERROR`` failed: a typed error with the reason Altastata gave."""
+    if state.upper() != "ERROR":
+        return
+    reason = " ".join(str(error() or "no reason given").split())[:200]
+    raise ObjectStorageError(f"Altastata reported the operation failed: {reason}", key=key)
+
+
+#: Every Java member the py4j client calls, as (class, name, number of parameters): checked against the jar of the
+#: installed ``altastata`` package and against the test gateway by tests/integration/test_altastata_binding.py.
+PY4J_API: tuple[tuple[str, str, int], ...] = (
+    ("com.altastata.api.AccountRegistry", "getOrCreateFromDir", 1),
+    ("com.altastata.api.AccountRegistry", "getOrCreate", 2),
+    ("com.altastata.api.AltaStataFileSystem", "setPassword", 1),
+    ("com.altastata.api.AltaStataFileSystem", "createFile", 2),
+    ("com.altastata.api.AltaStataFileSystem", "appendBufferToFile", 3),
+    ("com.altastata.api.AltaStataFileSystem", "getFileInputStream", 4),
+    ("com.altastata.api.AltaStataFileSystem", "readBufferFromInputStream", 2),
+    ("com.altastata.api.AltaStataFileSystem", "listCloudFilesVersions", 4),
+    ("com.altastata.api.AltaStataFileSystem", "deletePaths", 3),
+    ("com.altastata.api.AltaStataFileSystem", "getFileAttribute", 3),
+    ("com.altastata.api.AltaStataFileSystem", "copyFile", 2),
+    ("com.altastata.api.CloudFileOperationStatus", "getOperationStateValue", 0),
+    ("com.altastata.api.CloudFileOperationStatus", "getCloudFilePath", 0),
+    ("com.altastata.api.CloudFileOperationStatus", "getError", 0),
+)
+
+
 class Py4jAltastataClient(IAltastataClient):
     """An account reached through a running Altastata Java gateway (py4j).
 
@@ -249,12 +277,12 @@ class Py4jAltastataClient(IAltastataClient):
             raise ConfigurationError(
                 f"no Altastata gateway listens on {where}: start the gateway, or use mode=sdk"
             ) from exc
-        api = self._gateway.jvm.com.altastata.api.AltaStataFileSystem
+        registry = self._gateway.jvm.com.altastata.api.AccountRegistry  # the constructors are not public
         try:
             if config.account_dir_path:
-                self._fs = api(os.path.expanduser(config.account_dir_path))
+                self._fs = registry.getOrCreateFromDir(os.path.expanduser(config.account_dir_path))
             else:
-                self._fs = api(config.user_properties, config.private_key_encrypted)
+                self._fs = registry.getOrCreate(config.user_properties, config.private_key_encrypted)
         except Py4JError as exc:
             self._gateway.close()
             error = _translate_py4j(exc, None)
@@ -285,8 +313,16 @@ class Py4jAltastataClient(IAltastataClient):
                 with contextlib.suppress(Exception):
                     self._gateway.detach(item)
 
+    def _checked(self, key: str | None, *statuses: Any) -> None:
+        """Read each returned operation state (the call itself may succeed while its state says ``ERROR``)."""
+        try:
+            for status in statuses:
+                _check_state(key, str(status.getOperationStateValue()), status.getError)
+        finally:
+            self._release(*statuses)
+
     def create(self, path: str, data: bytes) -> None:
-        self._release(self._call(path, "createFile", path, bytearray(data)))
+        self._checked(path, self._call(path, "createFile", path, bytearray(data)))
 
     def append(self, path: str, data: bytes) -> None:
         self._call(path, "appendBufferToFile", path, None, bytearray(data))
@@ -318,14 +354,18 @@ class Py4jAltastataClient(IAltastataClient):
         array = self._gateway.new_array(self._string_class, len(paths))
         for index, path in enumerate(paths):
             array[index] = path
-        self._release(self._call(None, "deleteFilesByPaths", array), array)
+        statuses = self._call(None, "deletePaths", array, None, None)  # every version of exactly these paths
+        try:
+            self._checked(None, *list(statuses))
+        finally:
+            self._release(statuses, array)
 
     def size(self, path: str) -> int | None:
         value = self._call(path, "getFileAttribute", path, None, "size")
         return None if value is None else int(str(value))
 
     def copy(self, source: str, target: str) -> None:
-        self._release(self._call(source, "copyFile", source, target))
+        self._checked(target, self._call(source, "copyFile", source, target))
 
     def close(self) -> None:
         self._release(self._fs)

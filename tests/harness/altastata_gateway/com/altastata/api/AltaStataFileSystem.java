@@ -38,7 +38,7 @@ public class AltaStataFileSystem {
     private final String expectedPassword;
     private boolean unlocked = false;
 
-    public AltaStataFileSystem(String accountDirPath) throws IOException {
+    AltaStataFileSystem(String accountDirPath) throws IOException {  // not public, as in the real jar
         Path dir = Paths.get(accountDirPath);
         Path props = dir.resolve("account.properties");
         if (!Files.isRegularFile(props)) {
@@ -54,7 +54,7 @@ public class AltaStataFileSystem {
         Files.createDirectories(root);
     }
 
-    public AltaStataFileSystem(String userProperties, String privateKeyEncrypted) throws IOException {
+    AltaStataFileSystem(String userProperties, String privateKeyEncrypted) throws IOException {
         Properties p = new Properties();
         p.load(new java.io.StringReader(userProperties));
         if (privateKeyEncrypted == null || !privateKeyEncrypted.contains("PRIVATE KEY")) {
@@ -66,12 +66,12 @@ public class AltaStataFileSystem {
         Files.createDirectories(root);
     }
 
-    public synchronized boolean setPassword(String password) {
+    public synchronized AltaStataFileSystem setPassword(String password) {
         unlocked = expectedPassword.equals(password);
         if (!unlocked) {
             throw new SecurityException("wrong password for account " + user);
         }
-        return true;
+        return this;
     }
 
     private void requireUnlocked() {
@@ -143,8 +143,12 @@ public class AltaStataFileSystem {
         Files.writeString(dir.resolve("path"), cloudFilePath, StandardCharsets.UTF_8);
         Path tmp = dir.resolve(time + ".tmp");
         Files.write(tmp, buffer == null ? new byte[0] : buffer);
+        if (cloudFilePath.endsWith("refused-by-gateway")) {  // a hostile answer: the operation state says ERROR
+            Files.delete(tmp);
+            return new CloudFileOperationStatus("ERROR", cloudFilePath, "", "the storage refused the upload");
+        }
         Files.move(tmp, dir.resolve(time + ".bin"), StandardCopyOption.ATOMIC_MOVE);
-        return new CloudFileOperationStatus("DONE", cloudFilePath, Long.toString(time));
+        return new CloudFileOperationStatus("DONE", cloudFilePath, Long.toString(time), null);
     }
 
     public synchronized void appendBufferToFile(String cloudFilePath, Long snapshotTime, byte[] buffer)
@@ -154,7 +158,7 @@ public class AltaStataFileSystem {
     }
 
     public synchronized Iterator<String[]> listCloudFilesVersions(
-            String cloudPathPrefix, boolean includingSubdirectories, String timeIntervalStart, String timeIntervalEnd)
+            String cloudPathPrefix, Boolean includingSubdirectories, String timeIntervalStart, String timeIntervalEnd)
             throws IOException {
         requireUnlocked();
         List<String[]> result = new ArrayList<>();
@@ -202,7 +206,7 @@ public class AltaStataFileSystem {
         }
     }
 
-    public InputStream getFileInputStream(String cloudFilePath, Long snapshotTime, long startPosition,
+    public InputStream getFileInputStream(String cloudFilePath, Long snapshotTime, Long startPosition,
             int howManyChunksInParallel) throws IOException {
         Path version;
         synchronized (this) {
@@ -230,7 +234,7 @@ public class AltaStataFileSystem {
         return buffer;
     }
 
-    public byte[] getBuffer(String cloudFilePath, Long snapshotTime, long startPosition, int parallel, long size)
+    public byte[] getBuffer(String cloudFilePath, Long snapshotTime, Long startPosition, int parallel, int size)
             throws IOException {
         try (InputStream in = getFileInputStream(cloudFilePath, snapshotTime, startPosition, parallel)) {
             return size < 0 ? in.readAllBytes() : in.readNBytes((int) size);
@@ -247,24 +251,25 @@ public class AltaStataFileSystem {
         Path tmp = dir.resolve(time + ".tmp");
         Files.copy(source, tmp, StandardCopyOption.REPLACE_EXISTING);  // streamed, never whole in memory
         Files.move(tmp, dir.resolve(time + ".bin"), StandardCopyOption.ATOMIC_MOVE);
-        return new CloudFileOperationStatus("DONE", to, Long.toString(time));
+        return new CloudFileOperationStatus("DONE", to, Long.toString(time), null);
     }
 
     /** Deletes every file whose path starts with the prefix: "a/b" also takes "a/bc" (the hazard). */
     public synchronized List<CloudFileOperationStatus> delete(
-            String cloudPathPrefix, boolean includingSubdirectories, String start, String end) throws IOException {
+            String cloudPathPrefix, Boolean includingSubdirectories, String start, String end) throws IOException {
         requireUnlocked();
         List<CloudFileOperationStatus> statuses = new ArrayList<>();
         Iterator<String[]> it = listCloudFilesVersions(cloudPathPrefix, includingSubdirectories, start, end);
         while (it.hasNext()) {
             String path = it.next()[0].split(MARK)[0];
-            statuses.addAll(deleteFilesByPaths(new String[] {path}));
+            statuses.addAll(deletePaths(new String[] {path}, start, end));
         }
         return statuses;
     }
 
-    /** Deletes exactly these paths (every version). */
-    public synchronized List<CloudFileOperationStatus> deleteFilesByPaths(String[] cloudFilePaths) throws IOException {
+    /** Deletes exactly these paths (every version; the time interval is not modelled). */
+    public synchronized List<CloudFileOperationStatus> deletePaths(
+            String[] cloudFilePaths, String timeIntervalStart, String timeIntervalEnd) throws IOException {
         requireUnlocked();
         List<CloudFileOperationStatus> statuses = new ArrayList<>();
         for (String path : cloudFilePaths) {
@@ -275,7 +280,7 @@ public class AltaStataFileSystem {
             }
             Files.deleteIfExists(dir.resolve("path"));
             Files.deleteIfExists(dir);
-            statuses.add(new CloudFileOperationStatus(all.isEmpty() ? "NOT_FOUND" : "DONE", path, ""));
+            statuses.add(new CloudFileOperationStatus(all.isEmpty() ? "NONE" : "DELETED", path, "", null));
         }
         return statuses;
     }
