@@ -546,6 +546,7 @@ class S3Adapter(IObjectStorageAdapter):
             max_key_bytes=self._root.max_key_bytes,
             backslash_in_keys=self.config.backslash_in_keys,
             buckets=True,
+            md5_etags=True,
         )
 
     @property

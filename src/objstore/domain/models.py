@@ -95,6 +95,9 @@ class Capabilities:
             the four calls of the original design (see :class:`objstore.ports.storage.SeedAdapter`).
         buckets: The store has a bucket (container, root folder) of its own that ``make_bucket`` creates and
             ``remove_bucket`` removes; elsewhere both raise ``NotSupported``.
+        md5_etags: An etag of 32 hex digits is the MD5 of the object's bytes (S3's single-part objects; a
+            multipart etag has a ``-N`` suffix). A first sync compares it with a local file's MD5 to adopt objects
+            other tools wrote. An etag that looks so but is not (SSE-KMS) only costs a transfer, never a skip.
     """
 
     ranged_reads: bool = True
@@ -111,6 +114,7 @@ class Capabilities:
     backslash_in_keys: bool = True
     whole_object_transfers: bool = False
     buckets: bool = False
+    md5_etags: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from objstore.syncing.planner import (
     plan_two_way,
 )
 from objstore.syncing.report import Progress, SyncOptions, SyncReport
-from objstore.syncing.sides import ANY, MISSING, Expectation, LocalSide, Side
+from objstore.syncing.sides import ANY, MISSING, Expectation, LocalSide, Side, StoreSide
 from objstore.syncing.state import SwappedState, SyncStatePort
 from objstore.syncing.throttle import RateLimit
 
@@ -360,6 +360,10 @@ class SyncExecutor:
         if origin_entry is None:
             raise ObjectStorageError(f"{action.key}: vanished before it could be copied")
         if action.verify_content and target_entry is not None:
+            adopted = _same_by_md5(action.key, (origin, origin_entry), (target, target_entry))
+            if adopted is not None:
+                self._record(action.key, upload, origin_entry.token, target_entry.token, adopted)
+                return 0
             origin_hash, target_hash = origin.sha256(action.key), target.sha256(action.key)
             if origin_hash and origin_hash == target_hash:
                 self._record(action.key, upload, origin_entry.token, target_entry.token, origin_hash)
@@ -594,6 +598,20 @@ class _Counted:
         for entry in self._entries:
             self.count += 1
             yield entry
+
+
+def _same_by_md5(key: str, *sides: tuple[Side, Entry]) -> str | None:
+    """A local file and a store object whose listed etag is the MD5 of its bytes (a single-part S3 object, as
+    ``aws s3 sync`` and rclone leave them): the file's SHA-256 (to record) when the MD5s match, else None.
+
+    One read of the file and no request: a first sync over a prefix another tool filled sends nothing again.
+    """
+    local = next((side for side, _ in sides if isinstance(side, LocalSide)), None)
+    listed = next((side.listed_md5(entry) for side, entry in sides if isinstance(side, StoreSide)), None)
+    if local is None or listed is None:
+        return None
+    sha256, md5 = local.folder.digests(key, "sha256", "md5")
+    return sha256 if md5 == listed else None
 
 
 class _CountingStream:

@@ -269,11 +269,16 @@ class LocalFolder:
         return open(self.path_of(key), "rb")
 
     def sha256(self, key: str) -> str:
-        digest = hashlib.sha256()
+        return self.digests(key, "sha256")[0]
+
+    def digests(self, key: str, *algorithms: str) -> list[str]:
+        """The file's hex digests by each named algorithm (``hashlib`` names), from one read."""
+        digests = [hashlib.new(name, usedforsecurity=False) for name in algorithms]  # MD5 compares, never secures
         with self.open(key) as handle:
             while chunk := handle.read(CHUNK_SIZE):
-                digest.update(chunk)
-        return digest.hexdigest()
+                for digest in digests:
+                    digest.update(chunk)
+        return [digest.hexdigest() for digest in digests]
 
     # --- confined writing and deleting ------------------------------------------------------------------------
 

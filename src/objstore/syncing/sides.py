@@ -124,6 +124,13 @@ class StoreSide:
     def sha256(self, key: str) -> str | None:
         return self.service.head_object(self.prefix, key).checksum_sha256
 
+    def listed_md5(self, entry: Entry) -> str | None:
+        """The MD5 of the object's bytes, if its listed etag is one (see ``Capabilities.md5_etags``)."""
+        etag = entry.token.strip('"').lower()
+        if self.service.capabilities.md5_etags and len(etag) == 32 and all(c in "0123456789abcdef" for c in etag):
+            return etag
+        return None
+
 
 def _within(location: str, prefix: str) -> str:
     """A folder of a store, as its user would write it: ``s3://bucket/base/folder at http://host:8333``."""
